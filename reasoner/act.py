@@ -1,0 +1,151 @@
+"""Adaptive computation time around the HRM step function.
+
+Training keeps a persistent batch of puzzles: every optimizer step runs ONE segment on every row.
+A row stays until it halts (Q-head says halt, or M_max segments), then its slot takes a fresh
+puzzle and its carry is reset. Evaluation runs a fixed number of segments for every row and
+records where the Q-head would have halted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .losses import log_stablemax, q_continue_target
+from .model import HRM, Carry, SegmentOutput
+
+
+@dataclass
+class Batch:
+    inputs: torch.Tensor  # [batch, seq] token ids
+    labels: torch.Tensor  # [batch, seq] token ids, IGNORE_LABEL where not supervised
+    puzzle_ids: torch.Tensor  # [batch]
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(self.inputs.to(device), self.labels.to(device), self.puzzle_ids.to(device))
+
+
+@dataclass
+class ACTState:
+    """What persists across optimizer steps during training."""
+
+    carry: Carry
+    batch: Batch  # the puzzle each row is currently working on
+    steps: torch.Tensor  # [batch] segments already spent on that puzzle
+    halted: torch.Tensor  # [batch] True: the slot needs a new puzzle before the next step
+
+    @classmethod
+    def empty(cls, model: HRM, batch: Batch) -> "ACTState":
+        n = batch.inputs.shape[0]
+        device = batch.inputs.device
+        return cls(
+            carry=model.initial_carry(n, device),
+            batch=batch,
+            steps=torch.zeros(n, dtype=torch.long, device=device),
+            halted=torch.ones(n, dtype=torch.bool, device=device),  # every slot starts empty
+        )
+
+    def refill(self, model: HRM, fresh: Batch) -> "ACTState":
+        """Put `fresh` puzzles (one per halted row, in order) into the halted slots."""
+        slots = self.halted.nonzero().squeeze(-1)
+        if slots.numel() != fresh.inputs.shape[0]:
+            raise ValueError(f"{slots.numel()} halted slots but {fresh.inputs.shape[0]} fresh puzzles")
+        batch = Batch(self.batch.inputs.clone(), self.batch.labels.clone(), self.batch.puzzle_ids.clone())
+        batch.inputs[slots], batch.labels[slots], batch.puzzle_ids[slots] = fresh.inputs, fresh.labels, fresh.puzzle_ids
+        return ACTState(
+            carry=model.reset_carry(self.carry, self.halted),
+            batch=batch,
+            steps=torch.where(self.halted, 0, self.steps),
+            halted=torch.zeros_like(self.halted),
+        )
+
+
+@dataclass
+class TrainSegment:
+    out: SegmentOutput
+    state: ACTState  # state for the next optimizer step (halted rows marked)
+    target_q_continue: torch.Tensor | None
+
+
+def wants_halt(model: HRM, q_halt: torch.Tensor, q_continue: torch.Tensor) -> torch.Tensor:
+    """The Q-head's decision: halt when Q(halt) beats Q(continue), or (no continue head) Q(halt) > 0."""
+    return q_halt > (q_continue if model.cfg.act_continue_loss else 0)
+
+
+def act_train_segment(
+    model: HRM, state: ACTState, generator: torch.Generator | None = None, forward: torch.nn.Module | None = None
+) -> TrainSegment:
+    """One training segment with halting decisions and the Q-learning target.
+
+    `state` must have no halted rows (call `refill` first). `forward` is the module to call when
+    it differs from `model` (a compiled or distributed wrapper of it).
+    """
+    cfg = model.cfg
+    forward = forward or model
+    out = forward(state.carry, state.batch.inputs, state.batch.puzzle_ids)
+    steps = state.steps + 1
+    is_last_step = steps >= cfg.halt_max_steps
+    halted = is_last_step.clone()
+
+    target = None
+    with torch.no_grad():
+        if cfg.halt_max_steps > 1:
+            halted |= wants_halt(model, out.q_halt, out.q_continue)
+            # Exploration: some rows must run a random minimum number of segments first, so the
+            # Q-head also sees what happens after segments it would have halted at.
+            device = steps.device
+            explore = torch.rand(steps.shape, generator=generator, device=device) < cfg.halt_exploration_prob
+            min_steps = torch.randint(2, cfg.halt_max_steps + 1, steps.shape, generator=generator, device=device)
+            halted &= steps >= torch.where(explore, min_steps, 0)
+
+            if cfg.act_continue_loss:
+                # Bootstrapped target from a second pass of the next segment (no replay buffer or
+                # target network, as in the paper).
+                nxt = forward(out.carry, state.batch.inputs, state.batch.puzzle_ids)
+                target = q_continue_target(nxt.q_halt, nxt.q_continue, is_last_step)
+
+    new_state = ACTState(carry=out.carry, batch=state.batch, steps=steps, halted=halted)
+    return TrainSegment(out=out, state=new_state, target_q_continue=target)
+
+
+@dataclass
+class SegmentTrace:
+    """Everything an evaluation or inference run over a fixed number of segments produces."""
+
+    probs: list[torch.Tensor]  # per segment: [batch, seq, vocab] fp32 probabilities
+    q_halt: torch.Tensor  # [segments, batch] logits
+    halt: torch.Tensor  # [segments, batch] bool: the Q-head would halt after this segment
+    carries: list[Carry] | None = None  # per segment, when requested (analysis)
+
+    @property
+    def halt_step(self) -> torch.Tensor:
+        """1-based segment at which ACT would halt each row (the last segment if never)."""
+        halt = self.halt.clone()
+        halt[-1] = True
+        return halt.float().argmax(0) + 1
+
+
+@torch.no_grad()
+def run_segments(
+    model: HRM, inputs: torch.Tensor, puzzle_ids: torch.Tensor, segments: int, keep_carries: bool = False
+) -> SegmentTrace:
+    """Run `segments` segments from the initial state, without halting (the batch stays aligned)."""
+    carry = model.initial_carry(inputs.shape[0], inputs.device)
+    probs, q_halt, halt, carries = [], [], [], []
+    for _ in range(segments):
+        out = model(carry, inputs, puzzle_ids)
+        carry = out.carry
+        probs.append(answer_probabilities(out.logits, model.cfg.loss))
+        q_halt.append(out.q_halt)
+        halt.append(wants_halt(model, out.q_halt, out.q_continue))
+        if keep_carries:
+            carries.append(carry)
+    return SegmentTrace(probs, torch.stack(q_halt), torch.stack(halt), carries if keep_carries else None)
+
+
+def answer_probabilities(logits: torch.Tensor, loss_kind: str) -> torch.Tensor:
+    """Per-token probabilities under the normalisation the model was trained with."""
+    if loss_kind == "stablemax":
+        return log_stablemax(logits).exp().float()
+    return logits.float().softmax(-1)

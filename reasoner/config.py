@@ -1,0 +1,150 @@
+"""Typed configuration for the model and for training.
+
+Everything the paper or its follow-ups ablate is a switch here, not a copy of the model file:
+  architecture   hrm (separate H and L networks) | trm (one shared network)
+  gradient       one_step (HRM) | last_cycle (TRM) | full_segment (BPTT inside a segment)
+  pos_encoding   rope | learned | none
+  loss           stablemax | softmax
+  optimizer      adam_atan2 | adamw
+Defaults describe a CPU-sized model; `PRESETS` holds named configurations, including the paper's.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ModelConfig(BaseModel):
+    """Shape and behaviour of one HRM. `vocab_size`/`seq_len` come from the task."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vocab_size: int = Field(gt=1)
+    seq_len: int = Field(gt=0)
+    # Rows of the per-puzzle embedding table. Sudoku/Maze use 1 (a single learned prefix token);
+    # ARC gives each augmented puzzle its own row.
+    num_puzzle_identifiers: int = Field(default=1, ge=1)
+    # Prefix positions the puzzle embedding occupies; position 0 is also where the Q-head reads.
+    puzzle_emb_len: int = Field(default=1, ge=1)
+
+    hidden_size: int = Field(default=128, gt=0)
+    num_heads: int = Field(default=4, gt=0)
+    expansion: float = Field(default=4.0, gt=0)
+    # SwiGLU width is round(expansion * hidden * 2/3) rounded up to this multiple (256 in the
+    # reference; at hidden 128 that inflates 341 -> 512, so small models use a smaller multiple).
+    mlp_multiple_of: int = Field(default=64, ge=1)
+
+    H_layers: int = Field(default=2, ge=1)
+    L_layers: int = Field(default=2, ge=1)
+    H_cycles: int = Field(default=2, ge=1)  # N: high-level updates per segment
+    L_cycles: int = Field(default=2, ge=1)  # T: low-level updates per high-level update
+
+    architecture: Literal["hrm", "trm"] = "hrm"
+    gradient: Literal["one_step", "last_cycle", "full_segment"] = "one_step"
+    pos_encoding: Literal["rope", "learned", "none"] = "learned"
+    rope_theta: float = 10000.0
+    rms_norm_eps: float = 1e-5
+
+    # Adaptive computation time.
+    halt_max_steps: int = Field(default=8, ge=1)  # M_max segments
+    halt_exploration_prob: float = Field(default=0.1, ge=0, le=1)
+    # The paper's Q-learning "continue" target needs a second forward pass per step; TRM drops it
+    # and halts on sign(q_halt) alone.
+    act_continue_loss: bool = True
+
+    loss: Literal["stablemax", "softmax"] = "stablemax"
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelConfig":
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
+        if self.pos_encoding == "rope" and self.head_dim % 2:
+            raise ValueError("rotary positions need an even head dimension")
+        if self.architecture == "trm" and self.H_layers != self.L_layers:
+            raise ValueError("architecture 'trm' shares one network: set H_layers == L_layers")
+        return self
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @property
+    def mlp_hidden(self) -> int:
+        width = round(self.expansion * self.hidden_size * 2 / 3)
+        return self.mlp_multiple_of * math.ceil(width / self.mlp_multiple_of)
+
+    @property
+    def total_len(self) -> int:
+        """Sequence length inside the model: the puzzle prefix plus the grid."""
+        return self.puzzle_emb_len + self.seq_len
+
+
+class TrainConfig(BaseModel):
+    """Optimisation and bookkeeping. One optimizer step = one segment of the batch (deep supervision)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    batch_size: int = Field(default=64, gt=0)
+    steps: int = Field(default=2000, gt=0)
+
+    optimizer: Literal["adam_atan2", "adamw"] = "adam_atan2"
+    lr: float = Field(default=1e-3, gt=0)
+    lr_warmup_steps: int = Field(default=100, ge=0)
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    lr_min_ratio: float = Field(default=1.0, ge=0, le=1)
+    beta1: float = 0.9
+    beta2: float = 0.95
+    weight_decay: float = Field(default=0.1, ge=0)
+    puzzle_emb_lr: float = Field(default=1e-3, ge=0)
+    puzzle_emb_weight_decay: float = Field(default=0.1, ge=0)
+    # Exponential moving average of the weights (TRM: 0.999); evaluation and export use it.
+    ema_decay: float | None = Field(default=None, gt=0, lt=1)
+
+    # bf16 autocast is 2-3x faster than fp32 on CPUs with AVX512-BF16 and on recent GPUs.
+    precision: Literal["fp32", "bf16"] = "bf16"
+    compile: bool = False
+
+    eval_every: int = Field(default=250, gt=0)
+    eval_size: int = Field(default=256, gt=0)
+    checkpoint_every: int = Field(default=250, gt=0)
+
+
+def paper_27m(vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1) -> ModelConfig:
+    """The HRM paper's configuration (27.3M parameters for Sudoku; GPU-sized)."""
+    return ModelConfig(
+        vocab_size=vocab_size, seq_len=seq_len, num_puzzle_identifiers=num_puzzle_identifiers,
+        hidden_size=512, num_heads=8, expansion=4, mlp_multiple_of=256,
+        H_layers=4, L_layers=4, H_cycles=2, L_cycles=2,
+        pos_encoding="rope", halt_max_steps=16, halt_exploration_prob=0.1, loss="stablemax",
+    )
+
+
+def trm_paper(vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1) -> ModelConfig:
+    """TRM-Att (Jolicoeur-Martineau 2025): one 2-layer network, T=3, n=6, full last-cycle gradient."""
+    return ModelConfig(
+        vocab_size=vocab_size, seq_len=seq_len, num_puzzle_identifiers=num_puzzle_identifiers,
+        hidden_size=512, num_heads=8, expansion=4, mlp_multiple_of=256, puzzle_emb_len=16,
+        H_layers=2, L_layers=2, H_cycles=3, L_cycles=6, architecture="trm", gradient="last_cycle",
+        pos_encoding="rope", halt_max_steps=16, act_continue_loss=False, loss="stablemax",
+    )
+
+
+def cpu_small(vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1) -> ModelConfig:
+    """About 1M parameters: trains 9x9 Sudoku on two CPU cores in tens of minutes."""
+    return ModelConfig(vocab_size=vocab_size, seq_len=seq_len, num_puzzle_identifiers=num_puzzle_identifiers)
+
+
+def cpu_tiny(vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1) -> ModelConfig:
+    """A few tens of thousands of parameters: 4x4 Sudoku in seconds, used by the tests."""
+    return ModelConfig(
+        vocab_size=vocab_size, seq_len=seq_len, num_puzzle_identifiers=num_puzzle_identifiers,
+        hidden_size=32, num_heads=2, expansion=2, mlp_multiple_of=16,
+        H_layers=1, L_layers=1, H_cycles=2, L_cycles=2, halt_max_steps=4,
+    )
+
+
+PRESETS = {"paper-27m": paper_27m, "trm-paper": trm_paper, "cpu-small": cpu_small, "cpu-tiny": cpu_tiny}

@@ -1,0 +1,78 @@
+"""Evaluation over a fixed number of segments, with accuracy at every segment count.
+
+Like the reference, evaluation runs every puzzle for M segments (halting off, batches stay aligned)
+and additionally reports where the Q-head would have halted and how accurate that answer was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .act import run_segments
+from .losses import IGNORE_LABEL
+from .model import HRM
+from .tasks import Examples
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """Mixed-precision context, or nothing when `dtype` is None."""
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(
+    model: HRM,
+    examples: Examples,
+    segments: int | None = None,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    autocast_dtype: torch.dtype | None = None,
+    progress: bool = False,
+) -> dict:
+    """Returns JSON-able metrics:
+    exact_accuracy / token_accuracy after the last segment, exact_accuracy_by_segment (index k is
+    after k+1 segments), halt_histogram (count of puzzles the Q-head would stop after k+1
+    segments), act_exact_accuracy (answer taken where the Q-head halts) and mean_halt_step.
+    """
+    model.eval()
+    segments = segments or model.cfg.halt_max_steps
+    device = torch.device(device)
+    n = len(examples)
+    exact_by_segment = np.zeros(segments)
+    token_correct = token_total = 0
+    act_correct = 0
+    halt_hist = np.zeros(segments, dtype=np.int64)
+    for start in tqdm(range(0, n, batch_size), desc="evaluating", disable=not progress, leave=False):
+        part = examples.take(slice(start, start + batch_size))
+        inputs = torch.from_numpy(part.inputs).to(device)
+        labels = torch.from_numpy(part.labels).to(device)
+        ids = torch.from_numpy(part.puzzle_ids).to(device)
+        with autocast(device, autocast_dtype):
+            trace = run_segments(model, inputs, ids, segments)
+        valid = labels != IGNORE_LABEL
+        exact_each = []
+        for k, probs in enumerate(trace.probs):
+            correct = (probs.argmax(-1) == labels) | ~valid
+            exact = correct.all(-1)
+            exact_by_segment[k] += exact.sum().item()
+            exact_each.append(exact)
+        token_correct += ((trace.probs[-1].argmax(-1) == labels) & valid).sum().item()
+        token_total += valid.sum().item()
+        halt_step = trace.halt_step  # 1-based
+        halt_hist += np.bincount(halt_step.cpu().numpy() - 1, minlength=segments)
+        exact_each = torch.stack(exact_each)  # [segments, batch]
+        act_correct += exact_each.gather(0, (halt_step - 1).unsqueeze(0)).sum().item()
+    return {
+        "puzzles": n,
+        "segments": segments,
+        "exact_accuracy": exact_by_segment[-1] / n,
+        "token_accuracy": token_correct / max(1, token_total),
+        "exact_accuracy_by_segment": (exact_by_segment / n).round(4).tolist(),
+        "act_exact_accuracy": act_correct / n,
+        "mean_halt_step": float((halt_hist * np.arange(1, segments + 1)).sum() / n),
+        "halt_histogram": halt_hist.tolist(),
+    }

@@ -1,0 +1,247 @@
+"""`solve()`: puzzles in, verified answers (or an honest refusal) out.
+
+Pipeline per puzzle:
+  1. parse and validate the input (typed errors for bad input, contradictory givens);
+  2. the puzzle itself is analysed exactly (unique / several / no solution) by the verifier;
+  3. the HRM runs a fixed number of segments (or stops where its Q-head halts);
+  4. the verifier checks the HRM's answer;
+  5. if it fails: repair guided by the model — keep the confident, mutually consistent cells as
+     extra givens and run the HRM again; if that fails too, a constraint-propagating search that
+     tries values in the order of the model's probabilities (exhaustive, so it always ends with a
+     verified solution when one exists).
+An `answer` is only ever set when the verifier accepted it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+
+from verifiers import sudoku as sudoku_rules
+
+from .act import run_segments
+from .checkpoint import load_checkpoint
+from .model import HRM
+from .tasks import ContradictoryPuzzleError, PuzzleInputError, SudokuTask, Task
+
+CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
+SUDOKU_SIZES = {16: "sudoku-4x4", 36: "sudoku-6x6", 81: "sudoku-9x9"}
+REPAIR_CONFIDENCE = 0.9
+
+
+class SolveResult(BaseModel):
+    task: str  # e.g. "sudoku-9x9"
+    puzzle: list[list[int]]
+    # solved: a verified answer, the only solution; multiple_solutions: a verified answer, but the
+    # puzzle has others; no_solution: nothing can be right; unsolved: no verified answer found.
+    status: Literal["solved", "multiple_solutions", "no_solution", "unsolved"]
+    answer: list[list[int]] | None  # set only when a verifier accepted it
+    verified: bool
+    path: Literal["hrm", "hrm+repair", "search", "none"]  # what produced `answer`
+    model_answer: list[list[int]]  # the HRM's own first answer, right or wrong
+    model_correct: bool  # whether that first answer passed the verifier
+    confidence: list[list[float]]  # probability the HRM gave its own answer, per cell
+    segments_used: int
+    halted_at: int  # segment after which the Q-head would have stopped
+    search_nodes: int = 0  # branching nodes the guided search needed (path "search")
+    reasons: list[str] = []  # why the HRM's own answer was rejected, notes on the puzzle
+    checkpoint: str
+
+    def answer_string(self) -> str | None:
+        return None if self.answer is None else "".join(str(v) for row in self.answer for v in row)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, device: str) -> tuple[HRM, Task, Any]:
+    return load_checkpoint(path, device)
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _sudoku_variant(puzzle: Any) -> str:
+    """Which sudoku size a single puzzle is, from its number of cells."""
+    if isinstance(puzzle, str):
+        cells = sum(1 for ch in puzzle if not (ch.isspace() or ch in "|+-,;/\\"))
+    else:
+        try:
+            cells = np.asarray(puzzle).size
+        except ValueError:
+            raise PuzzleInputError("the grid is not rectangular") from None
+    if cells not in SUDOKU_SIZES:
+        raise PuzzleInputError(f"a sudoku has 16, 36 or 81 cells (4x4, 6x6, 9x9); this one has {cells}")
+    return SUDOKU_SIZES[cells]
+
+
+def _is_batch(puzzles: Any) -> bool:
+    if isinstance(puzzles, str):
+        return False
+    if isinstance(puzzles, np.ndarray):
+        return puzzles.ndim == 3 or (puzzles.ndim == 2 and puzzles.shape[1] in SUDOKU_SIZES and puzzles.shape[0] != puzzles.shape[1])
+    if isinstance(puzzles, (list, tuple)):
+        if not puzzles:
+            raise PuzzleInputError("no puzzle given")
+        first = puzzles[0]
+        return isinstance(first, str) or (isinstance(first, (list, tuple, np.ndarray)) and np.ndim(first) == 2)
+    raise PuzzleInputError(f"cannot read a puzzle from a {type(puzzles).__name__}")
+
+
+def solve(
+    puzzles: Any,
+    task: str = "sudoku",
+    *,
+    checkpoint: str | Path | None = None,
+    segments: int | None = None,
+    halting: Literal["fixed", "act"] = "fixed",
+    repair: bool = True,
+    device: str | None = None,
+    batch_size: int = 256,
+) -> SolveResult | list[SolveResult]:
+    """Solve one puzzle or many.
+
+    `puzzles`: one puzzle (an 81-character string, 9 lines of text, a list of lists, an array) or a
+    list of them / a 3-D array (then a list of results comes back, in order). Blanks are `.`, `0`
+    or `_`. 4x4, 6x6 and 9x9 sudoku are recognised by their size.
+    `segments`: how many segments the HRM runs (default: the checkpoint's M_max). With
+    `halting="act"` each puzzle's answer is taken at the segment where the Q-head halts.
+    `repair=False` returns the HRM's verdict alone (answer None when it was wrong).
+    Raises PuzzleInputError (or its subclass ContradictoryPuzzleError) for unusable input.
+    """
+    if task != "sudoku":
+        raise ValueError(f"unknown task {task!r}; available: sudoku")
+    batch = _is_batch(puzzles)
+    items = list(puzzles) if batch else [puzzles]
+    device = device or default_device()
+
+    groups: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        try:
+            groups.setdefault(_sudoku_variant(item), []).append(i)
+        except PuzzleInputError as err:
+            raise type(err)(f"puzzle {i}: {err}" if batch else str(err)) from None
+
+    results: list[SolveResult | None] = [None] * len(items)
+    for variant, indices in groups.items():
+        path = Path(checkpoint) if checkpoint else CHECKPOINT_DIR / f"{variant}.safetensors"
+        if not path.with_suffix(".safetensors").is_file():
+            raise FileNotFoundError(
+                f"no checkpoint for {variant} at {path}; train one with `python -m reasoner.train --task {variant} "
+                f"--out runs/{variant} --export {path}` or pass checkpoint=..."
+            )
+        model, task_obj, _ = _load(str(path), device)
+        assert isinstance(task_obj, SudokuTask)
+        if f"sudoku-{task_obj.size}x{task_obj.size}" != variant:
+            raise PuzzleInputError(f"checkpoint {path} is for {task_obj!r}, the puzzle is a {variant}")
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start : start + batch_size]
+            grids, verdicts = [], []
+            for i in chunk:
+                try:
+                    grid = task_obj.parse(items[i])
+                    verdict = sudoku_rules.analyse_puzzle(grid, task_obj.box_rows, task_obj.box_cols)
+                    if verdict.status is sudoku_rules.PuzzleStatus.CONTRADICTORY:
+                        raise ContradictoryPuzzleError("; ".join(verdict.reasons))
+                except PuzzleInputError as err:
+                    raise type(err)(f"puzzle {i}: {err}" if batch else str(err)) from None
+                grids.append(grid)
+                verdicts.append(verdict)
+            solved = _solve_sudoku_chunk(model, task_obj, np.stack(grids), verdicts, segments, halting, repair, device, str(path), variant)
+            for i, result in zip(chunk, solved):
+                results[i] = result
+    return results if batch else results[0]
+
+
+def _run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str):
+    """HRM answers for a stack of grids: (answers [B,n,n], digit probabilities [B,n,n,n], halt step [B])."""
+    inputs = torch.from_numpy(np.stack([task.encode(g) for g in grids])).to(device)
+    ids = torch.zeros(len(grids), dtype=torch.long, device=device)
+    trace = run_segments(model, inputs, ids, segments)
+    halt_step = trace.halt_step.cpu().numpy()
+    if halting == "act":
+        probs = torch.stack(trace.probs)[torch.from_numpy(halt_step - 1), torch.arange(len(grids))]
+    else:
+        probs = trace.probs[-1]
+    n = task.size
+    digit_probs = probs[..., 2 : 2 + n].cpu().numpy().reshape(len(grids), n, n, n)  # tokens 2.. are digits 1..
+    answers = digit_probs.argmax(-1) + 1
+    return answers, digit_probs, halt_step
+
+
+def _confident_consistent_cells(task: SudokuTask, puzzle: np.ndarray, answer: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Givens plus the model's most confident cells, added greedily while they break no rule."""
+    n, br, bc = task.size, task.box_rows, task.box_cols
+    partial = puzzle.copy()
+    rows = [set(partial[r][partial[r] > 0]) for r in range(n)]
+    cols = [set(partial[:, c][partial[:, c] > 0]) for c in range(n)]
+    boxes = [set() for _ in range(n)]
+    for r, c in zip(*np.nonzero(partial)):
+        boxes[(r // br) * (n // bc) + c // bc].add(partial[r, c])
+    for flat in np.argsort(-confidence, axis=None):
+        r, c = divmod(int(flat), n)
+        if partial[r, c] or confidence[r, c] < REPAIR_CONFIDENCE:
+            continue
+        v, b = answer[r, c], (r // br) * (n // bc) + c // bc
+        if v in rows[r] or v in cols[c] or v in boxes[b]:
+            continue
+        partial[r, c] = v
+        rows[r].add(v), cols[c].add(v), boxes[b].add(v)
+    return partial
+
+
+def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halting, repair, device, ckpt, variant):
+    segments = segments or model.cfg.halt_max_steps
+    answers, digit_probs, halt_step = _run_model(model, task, grids, segments, halting, device)
+    confidence = digit_probs.max(-1)
+    final = [None] * len(grids)  # (answer, path, nodes)
+    rejected = {}
+    for i, (grid, answer) in enumerate(zip(grids, answers)):
+        verdict = task.verify(grid, answer)
+        if verdict.ok:
+            final[i] = (answer, "hrm", 0)
+        else:
+            rejected[i] = verdict.reasons
+
+    todo = [i for i in rejected if verdicts[i].status is not sudoku_rules.PuzzleStatus.NO_SOLUTION]
+    if repair and todo:
+        # Re-run the HRM with its own confident, mutually consistent cells fixed as givens.
+        partials = np.stack([_confident_consistent_cells(task, grids[i], answers[i], confidence[i]) for i in todo])
+        retry, retry_probs, _ = _run_model(model, task, partials, segments, halting, device)
+        for j, i in enumerate(todo):
+            if task.verify(grids[i], retry[j]).ok:
+                final[i] = (retry[j], "hrm+repair", 0)
+            else:
+                # Exhaustive search, value order from the model's (first-pass) probabilities.
+                found = sudoku_rules.guided_search(grids[i], task.box_rows, task.box_cols, value_scores=digit_probs[i])
+                if found.solution is not None and task.verify(grids[i], np.asarray(found.solution)).ok:
+                    final[i] = (np.asarray(found.solution), "search", found.nodes)
+
+    results = []
+    for i, grid in enumerate(grids):
+        status_of_puzzle = verdicts[i].status
+        answer, path, nodes = final[i] if final[i] is not None else (None, "none", 0)
+        reasons = list(rejected.get(i, []))
+        if status_of_puzzle is sudoku_rules.PuzzleStatus.NO_SOLUTION:
+            status = "no_solution"
+            reasons.append("the puzzle has no solution")
+        elif answer is None:
+            status = "unsolved"
+        elif status_of_puzzle is sudoku_rules.PuzzleStatus.MULTIPLE:
+            status = "multiple_solutions"
+            reasons.append("the puzzle has more than one solution; the answer is one of them")
+        else:
+            status = "solved"
+        results.append(SolveResult(
+            task=variant, puzzle=grid.tolist(), status=status,
+            answer=None if answer is None else np.asarray(answer).tolist(), verified=answer is not None, path=path,
+            model_answer=answers[i].tolist(), model_correct=i not in rejected,
+            confidence=confidence[i].round(4).tolist(), segments_used=int(halt_step[i]) if halting == "act" else segments,
+            halted_at=int(halt_step[i]), search_nodes=nodes, reasons=reasons, checkpoint=ckpt,
+        ))
+    return results

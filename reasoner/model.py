@@ -1,0 +1,257 @@
+"""The Hierarchical Reasoning Model, readable top to bottom.
+
+Two recurrent transformer modules share one hidden size: L (fast, "computes") and H (slow,
+"plans"). One *segment* runs N = H_cycles high-level updates, each after T = L_cycles low-level
+updates:
+
+    z_L <- L(z_L, inject = z_H + x)      (T times)
+    z_H <- H(z_H, inject = z_L)          (once per cycle)
+
+Only the last few calls of a segment build a graph (`gradient` switch), so backward memory does
+not grow with N*T. The carry (z_H, z_L) leaves the segment detached: deep supervision trains each
+segment on its own. The answer is read from z_H; a Q-head reads position 0 (the puzzle prefix) and
+scores "halt" against "continue" for adaptive computation time (see act.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+# --------------------------------------------------------------------------------------------
+# Initialisation and small layers
+# --------------------------------------------------------------------------------------------
+
+# A normal truncated at +-2 sigma has a standard deviation of 0.8796 sigma; dividing by it gives
+# the requested std after truncation (the JAX convention the reference follows).
+_TRUNC_STD_CORRECTION = 0.87962566103423978
+
+
+def trunc_normal_(tensor: torch.Tensor, std: float) -> torch.Tensor:
+    if std == 0:
+        return tensor.zero_()
+    sigma = std / _TRUNC_STD_CORRECTION
+    return nn.init.trunc_normal_(tensor, mean=0.0, std=sigma, a=-2 * sigma, b=2 * sigma)
+
+
+def lecun_linear(fan_in: int, fan_out: int) -> nn.Linear:
+    """Bias-free linear layer with truncated LeCun-normal weights (std = 1/sqrt(fan_in))."""
+    layer = nn.Linear(fan_in, fan_out, bias=False)
+    with torch.no_grad():
+        trunc_normal_(layer.weight, std=1.0 / math.sqrt(fan_in))
+    return layer
+
+
+def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Parameter-free RMSNorm, computed in fp32 for stability and cast back."""
+    dtype = x.dtype
+    x = x.float()
+    x = x * torch.rsqrt(x.square().mean(-1, keepdim=True) + eps)
+    return x.to(dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    first, second = x.chunk(2, dim=-1)
+    return torch.cat((-second, first), dim=-1)
+
+
+class RotaryEmbedding(nn.Module):
+    """1-D rotary position tables over the flattened sequence (prefix + grid)."""
+
+    def __init__(self, head_dim: int, length: int, theta: float):
+        super().__init__()
+        inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        angles = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)
+        angles = torch.cat((angles, angles), dim=-1)  # [length, head_dim]
+        # Not saved: derived from the config, so checkpoints stay small and exact.
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [batch, seq, heads, head_dim]; rotation done in fp32."""
+        dtype = x.dtype
+        x = x.float()
+        cos, sin = self.cos[:, None, :], self.sin[:, None, :]
+        return (x * cos + rotate_half(x) * sin).to(dtype)
+
+
+class Attention(nn.Module):
+    """Non-causal multi-head self-attention through PyTorch's fused SDPA kernel."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.num_heads, self.head_dim = cfg.num_heads, cfg.head_dim
+        self.qkv_proj = lecun_linear(cfg.hidden_size, 3 * cfg.hidden_size)
+        self.o_proj = lecun_linear(cfg.hidden_size, cfg.hidden_size)
+
+    def forward(self, x: torch.Tensor, rotary: RotaryEmbedding | None) -> torch.Tensor:
+        batch, seq, _ = x.shape
+        q, k, v = self.qkv_proj(x).view(batch, seq, 3, self.num_heads, self.head_dim).unbind(2)
+        if rotary is not None:
+            q, k = rotary.apply(q), rotary.apply(k)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [batch, heads, seq, head_dim]
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=False)
+        return self.o_proj(out.transpose(1, 2).reshape(batch, seq, -1))
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gate_up_proj = lecun_linear(cfg.hidden_size, 2 * cfg.mlp_hidden)
+        self.down_proj = lecun_linear(cfg.mlp_hidden, cfg.hidden_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        return self.down_proj(F.silu(gate) * up)
+
+
+class Block(nn.Module):
+    """Post-norm transformer block: h = norm(h + attn(h)); h = norm(h + mlp(h))."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.eps = cfg.rms_norm_eps
+        self.attn = Attention(cfg)
+        self.mlp = SwiGLU(cfg)
+
+    def forward(self, h: torch.Tensor, rotary: RotaryEmbedding | None) -> torch.Tensor:
+        h = rms_norm(h + self.attn(h, rotary), self.eps)
+        return rms_norm(h + self.mlp(h), self.eps)
+
+
+class ReasoningModule(nn.Module):
+    """A stack of blocks whose input is its own state plus an injected signal (added)."""
+
+    def __init__(self, cfg: ModelConfig, num_layers: int):
+        super().__init__()
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(num_layers))
+
+    def forward(self, state: torch.Tensor, injection: torch.Tensor, rotary: RotaryEmbedding | None) -> torch.Tensor:
+        h = state + injection
+        for block in self.blocks:
+            h = block(h, rotary)
+        return h
+
+
+# --------------------------------------------------------------------------------------------
+# The HRM core: a pure step function over a carry
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Carry:
+    """Latent state handed from one segment to the next ([batch, prefix + seq, hidden] each)."""
+
+    z_H: torch.Tensor
+    z_L: torch.Tensor
+
+
+@dataclass
+class SegmentOutput:
+    carry: Carry  # detached
+    logits: torch.Tensor  # [batch, seq, vocab] over the grid positions only
+    q_halt: torch.Tensor  # [batch] fp32
+    q_continue: torch.Tensor  # [batch] fp32
+
+
+class HRM(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.hidden_size
+        self.embed_scale = math.sqrt(d)  # tokens enter at about unit variance
+
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, d)
+        with torch.no_grad():
+            trunc_normal_(self.embed_tokens.weight, std=1.0 / math.sqrt(d))
+        # Zero-initialised per-puzzle vectors filling the prefix positions. Trained with sparse
+        # sign-SGD (optim.py) because each step touches only the rows of its batch.
+        self.puzzle_emb = nn.Parameter(torch.zeros(cfg.num_puzzle_identifiers, cfg.puzzle_emb_len * d))
+
+        self.rotary = None
+        if cfg.pos_encoding == "rope":
+            self.rotary = RotaryEmbedding(cfg.head_dim, cfg.total_len, cfg.rope_theta)
+        elif cfg.pos_encoding == "learned":
+            self.embed_pos = nn.Parameter(trunc_normal_(torch.empty(cfg.total_len, d), std=1.0 / math.sqrt(d)))
+
+        self.L_level = ReasoningModule(cfg, cfg.L_layers)
+        # TRM: the same network updates both latents (z_H plays the role of the answer y).
+        self.H_level = self.L_level if cfg.architecture == "trm" else ReasoningModule(cfg, cfg.H_layers)
+
+        self.lm_head = lecun_linear(d, cfg.vocab_size)
+        self.q_head = nn.Linear(d, 2, bias=True)
+        with torch.no_grad():
+            # Q(halt) starts near sigmoid(-5) = 0.007, so an untrained model never halts early.
+            self.q_head.weight.zero_()
+            self.q_head.bias.fill_(-5.0)
+
+        # Fixed (untrained) initial states, broadcast over batch and positions.
+        self.register_buffer("H_init", trunc_normal_(torch.empty(d), std=1.0))
+        self.register_buffer("L_init", trunc_normal_(torch.empty(d), std=1.0))
+
+    # -- carry ---------------------------------------------------------------------------------
+
+    def initial_carry(self, batch_size: int, device: torch.device | str | None = None) -> Carry:
+        device = device if device is not None else self.H_init.device
+        shape = (batch_size, self.cfg.total_len, self.cfg.hidden_size)
+        return Carry(self.H_init.to(device).expand(shape).clone(), self.L_init.to(device).expand(shape).clone())
+
+    def reset_carry(self, carry: Carry, reset: torch.Tensor) -> Carry:
+        """Return the carry with rows where `reset` is True put back to the initial states."""
+        mask = reset.view(-1, 1, 1)
+        return Carry(torch.where(mask, self.H_init, carry.z_H), torch.where(mask, self.L_init, carry.z_L))
+
+    # -- one segment ---------------------------------------------------------------------------
+
+    def embed_input(self, inputs: torch.Tensor, puzzle_ids: torch.Tensor) -> torch.Tensor:
+        batch = inputs.shape[0]
+        tokens = self.embed_tokens(inputs)
+        prefix = F.embedding(puzzle_ids, self.puzzle_emb, sparse=True)
+        x = torch.cat((prefix.view(batch, self.cfg.puzzle_emb_len, -1), tokens), dim=1)
+        if self.cfg.pos_encoding == "learned":
+            x = 0.7071067811865476 * (x + self.embed_pos)  # keeps the sum at unit variance
+        return self.embed_scale * x
+
+    def _num_grad_calls(self) -> int:
+        """How many of the segment's final module calls build a graph."""
+        calls_per_cycle = self.cfg.L_cycles + 1
+        return {
+            "one_step": 2,  # last L and last H update (HRM's 1-step approximation)
+            "last_cycle": calls_per_cycle,  # TRM: one full recursion
+            "full_segment": self.cfg.H_cycles * calls_per_cycle,  # BPTT within the segment
+        }[self.cfg.gradient]
+
+    def forward(self, carry: Carry, inputs: torch.Tensor, puzzle_ids: torch.Tensor) -> SegmentOutput:
+        """Run one segment. `inputs` [batch, seq] token ids; `puzzle_ids` [batch]."""
+        cfg = self.cfg
+        x = self.embed_input(inputs, puzzle_ids)
+        z_H, z_L = carry.z_H, carry.z_L
+
+        total_calls = cfg.H_cycles * (cfg.L_cycles + 1)
+        first_grad_call = total_calls - self._num_grad_calls()
+        grad_wanted = torch.is_grad_enabled()
+        call = 0
+        for _ in range(cfg.H_cycles):
+            for _ in range(cfg.L_cycles):
+                with torch.set_grad_enabled(grad_wanted and call >= first_grad_call):
+                    z_L = self.L_level(z_L, z_H + x, self.rotary)
+                call += 1
+            with torch.set_grad_enabled(grad_wanted and call >= first_grad_call):
+                z_H = self.H_level(z_H, z_L, self.rotary)
+            call += 1
+
+        prefix = cfg.puzzle_emb_len
+        logits = self.lm_head(z_H[:, prefix:])
+        q = self.q_head(z_H[:, 0]).float()
+        return SegmentOutput(Carry(z_H.detach(), z_L.detach()), logits, q[:, 0], q[:, 1])
+
+
+def count_parameters(model: nn.Module, include_puzzle_emb: bool = False) -> int:
+    """Trainable parameters; the per-puzzle table is excluded by default, as in the papers' counts."""
+    return sum(p.numel() for name, p in model.named_parameters() if include_puzzle_emb or name != "puzzle_emb")

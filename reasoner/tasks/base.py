@@ -1,0 +1,78 @@
+"""The small interface every task (Sudoku, Maze, ARC) implements.
+
+A task owns everything that depends on the puzzle type: vocabulary and sequence length, how a
+grid becomes tokens and back, how user input is parsed and validated, which augmentations keep
+an example valid, where examples come from, and which verifier judges an answer. The model,
+training loop and inference API only ever see `Examples` (token arrays).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+class PuzzleInputError(ValueError):
+    """The user's puzzle cannot be used as given (wrong size, characters, contradictions...)."""
+
+
+@dataclass
+class Examples:
+    """A set of encoded puzzles. Row i of each array belongs to example i."""
+
+    inputs: np.ndarray  # [N, seq_len] int64 token ids
+    labels: np.ndarray  # [N, seq_len] int64 token ids (IGNORE_LABEL where unsupervised)
+    puzzle_ids: np.ndarray  # [N] int64 row of the puzzle-embedding table
+
+    def __post_init__(self) -> None:
+        n = len(self.inputs)
+        if self.inputs.shape != self.labels.shape or len(self.puzzle_ids) != n:
+            raise ValueError(f"inconsistent example arrays {self.inputs.shape} {self.labels.shape} {self.puzzle_ids.shape}")
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def take(self, index: np.ndarray | slice) -> "Examples":
+        return Examples(self.inputs[index], self.labels[index], self.puzzle_ids[index])
+
+    @staticmethod
+    def concat(parts: list["Examples"]) -> "Examples":
+        return Examples(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("inputs", "labels", "puzzle_ids")))
+
+
+class Task(ABC):
+    name: str
+    vocab_size: int
+    seq_len: int
+    num_puzzle_identifiers: int = 1
+
+    @abstractmethod
+    def spec(self) -> dict[str, Any]:
+        """JSON-able parameters that rebuild this task with `make_task(**spec)`."""
+
+    @abstractmethod
+    def parse(self, puzzle: Any) -> np.ndarray:
+        """User input (text, nested lists, array) -> validated grid; raises PuzzleInputError."""
+
+    @abstractmethod
+    def encode(self, grid: np.ndarray) -> np.ndarray:
+        """Grid -> [seq_len] token ids."""
+
+    @abstractmethod
+    def decode(self, tokens: np.ndarray) -> np.ndarray:
+        """[seq_len] token ids -> grid."""
+
+    @abstractmethod
+    def augment(self, examples: Examples, rng: np.random.Generator) -> Examples:
+        """A randomly transformed copy; every valid (puzzle, solution) pair must stay valid."""
+
+    @abstractmethod
+    def load_examples(self, source: str, rng: np.random.Generator, **options: Any) -> Examples:
+        """Examples from a named generator or a file; see the task's docs for `source`."""
+
+    @abstractmethod
+    def verify(self, puzzle: np.ndarray, answer: np.ndarray) -> Any:
+        """The rule-based verdict on an answer (has `.ok` and `.reasons`)."""

@@ -1,0 +1,365 @@
+"""Train an HRM on a task:  python -m reasoner.train --help
+
+Deep supervision with ACT: the batch is a set of slots, each working on one puzzle; every optimizer
+step runs one segment on every slot, and a slot whose puzzle halted gets a fresh (augmented) one.
+The run directory holds everything needed to continue later (`--resume`), a JSON-lines log, and
+the best and last model checkpoints (safetensors + JSON card).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+
+from .act import ACTState, Batch, act_train_segment
+from .checkpoint import CheckpointCard, load_train_state, save_checkpoint, save_train_state
+from .config import PRESETS, ModelConfig, TrainConfig
+from .evaluate import evaluate
+from .losses import act_loss
+from .model import HRM, count_parameters
+from .optim import EMA, AdamATan2, SignSGD, lr_factor
+from .tasks import Examples, Task, make_task
+
+# Names users type, mapped to task parameters.
+TASK_VARIANTS: dict[str, dict[str, Any]] = {
+    "sudoku-4x4": {"name": "sudoku", "box_rows": 2, "box_cols": 2},
+    "sudoku-6x6": {"name": "sudoku", "box_rows": 2, "box_cols": 3},
+    "sudoku-9x9": {"name": "sudoku", "box_rows": 3, "box_cols": 3},
+}
+
+STATE_FILE = "train_state.pt"
+DATA_FILE = "data.npz"
+
+EXAMPLES = """
+examples:
+  # 4x4 sudoku in about a minute (tiny model)
+  python -m reasoner.train --task sudoku-4x4 --preset cpu-tiny --train-data gen:count=200,blanks=6-10 \\
+      --val-data gen:count=100,blanks=6-10 --steps 300 --out runs/s4
+
+  # 9x9 sudoku, ~1M parameters, 40-blank generated puzzles, stop after 20 minutes
+  python -m reasoner.train --task sudoku-9x9 --train-data gen:count=3000,blanks=40 \\
+      --val-data gen:count=256,blanks=40 --steps 20000 --time-limit 20 --out runs/s9
+
+  # continue that run later, for more steps
+  python -m reasoner.train --out runs/s9 --resume --steps 40000
+
+  # the paper's data regime: real Sudoku-Extreme puzzles, last 100 held out, TRM-style variant
+  python -m reasoner.train --task sudoku-9x9 \\
+      --train-data 'file:../shared/data/sudoku/sudoku_extreme_train_1k_subset.txt[0:900]' \\
+      --val-data 'file:../shared/data/sudoku/sudoku_extreme_train_1k_subset.txt[900:1000]' \\
+      --model architecture=trm --model gradient=last_cycle --model H_cycles=3 --model L_cycles=6 --out runs/ext
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m reasoner.train",
+        description="Train a Hierarchical Reasoning Model (runs on CPU, one GPU, or several through accelerate).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--task", default="sudoku-9x9", choices=sorted(TASK_VARIANTS), help="puzzle type (default: %(default)s)")
+    parser.add_argument("--preset", default="cpu-small", choices=sorted(PRESETS), help="model size/shape (default: %(default)s)")
+    parser.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a model config field, e.g. --model hidden_size=256 --model gradient=last_cycle")
+    parser.add_argument("--train-data", default="gen:count=2000,blanks=40",
+                        help="training puzzles: gen:count=N,blanks=A[-B] or file:PATH[start:end] (default: %(default)s)")
+    parser.add_argument("--val-data", default="gen:count=256,blanks=40",
+                        help="held-out puzzles, same syntax; any that also occur in the training data are dropped")
+    parser.add_argument("--no-augment", action="store_true", help="train on the puzzles exactly as given")
+    parser.add_argument("--out", type=Path, required=True, help="run directory (state, log, checkpoints)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out (its saved config is used)")
+    parser.add_argument("--export", type=Path, help="when done, copy the best checkpoint to this path (.safetensors + .json)")
+    parser.add_argument("--time-limit", type=float, metavar="MINUTES", help="stop (and save) after this much wall time")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to the run directory)")
+    train_fields = parser.add_argument_group("training options (defaults from TrainConfig)")
+    for name, field in TrainConfig.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        if field.annotation is bool:
+            train_fields.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"(default: {field.default})")
+        else:
+            train_fields.add_argument(flag, default=None, metavar=name.upper(), help=f"(default: {field.default})")
+    return parser
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """KEY=VALUE strings -> dict, values parsed as JSON where possible (numbers, true/false)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --model expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def build_configs(args: argparse.Namespace, task: Task) -> tuple[ModelConfig, TrainConfig]:
+    model_cfg = PRESETS[args.preset](task.vocab_size, task.seq_len, task.num_puzzle_identifiers)
+    model_cfg = ModelConfig(**{**model_cfg.model_dump(), **parse_overrides(args.model)})
+    given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k) is not None}
+    return model_cfg, TrainConfig(**given)
+
+
+def drop_overlap(train: Examples, val: Examples) -> tuple[Examples, int]:
+    """Remove validation puzzles whose input also appears in the training set."""
+    seen = {row.tobytes() for row in train.inputs}
+    keep = np.array([row.tobytes() not in seen for row in val.inputs], dtype=bool)
+    return val.take(keep), int((~keep).sum())
+
+
+class Sampler:
+    """Draws training puzzles: random rows of the pool, freshly augmented each time."""
+
+    def __init__(self, task: Task, pool: Examples, rng: np.random.Generator, augment: bool):
+        self.task, self.pool, self.rng, self.augment = task, pool, rng, augment
+
+    def draw(self, count: int) -> Batch:
+        part = self.pool.take(self.rng.integers(0, len(self.pool), count))
+        if self.augment:
+            part = self.task.augment(part, self.rng)
+        return Batch(torch.from_numpy(part.inputs), torch.from_numpy(part.labels), torch.from_numpy(part.puzzle_ids))
+
+
+def make_optimizers(model: HRM, cfg: TrainConfig) -> tuple[torch.optim.Optimizer, SignSGD]:
+    dense = [p for name, p in model.named_parameters() if name != "puzzle_emb"]
+    if cfg.optimizer == "adam_atan2":
+        main = AdamATan2(dense, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    else:
+        main = torch.optim.AdamW(dense, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
+    sparse = SignSGD([model.puzzle_emb], lr=cfg.puzzle_emb_lr, weight_decay=cfg.puzzle_emb_weight_decay)
+    return main, sparse
+
+
+def new_window() -> dict:
+    """Running sums for the progress bar and log between two log lines."""
+    return {"rows": 0, "time": time.perf_counter(), "halted": 0, "exact": 0, "loss": 0.0, "steps": 0}
+
+
+def rng_state(rng: np.random.Generator) -> str:
+    return json.dumps(rng.bit_generator.state)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out: Path = args.out
+    state_path = out / STATE_FILE
+    progress = not args.no_progress and sys.stderr.isatty()
+
+    # ---------------------------------------------------------------- configuration and data
+    saved = None
+    if args.resume:
+        if not state_path.is_file():
+            raise SystemExit(f"error: --resume given but {state_path} does not exist")
+        saved = load_train_state(state_path)
+        meta = json.loads(saved["meta"])
+        task = make_task(**meta["task"])
+        model_cfg = ModelConfig.model_validate(meta["model"])
+        train_cfg = TrainConfig.model_validate({**meta["train"], **({"steps": int(args.steps)} if args.steps else {})})
+        data_meta = meta["data"]
+        with np.load(out / DATA_FILE, allow_pickle=False) as arrays:
+            train_pool = Examples(arrays["train_inputs"], arrays["train_labels"], arrays["train_puzzle_ids"])
+            val = Examples(arrays["val_inputs"], arrays["val_labels"], arrays["val_puzzle_ids"])
+    else:
+        if state_path.exists():
+            raise SystemExit(f"error: {out} already holds a run; pass --resume to continue it or choose another --out")
+        task = make_task(**TASK_VARIANTS[args.task])
+        try:
+            model_cfg, train_cfg = build_configs(args, task)
+        except ValueError as err:  # pydantic's ValidationError is a ValueError
+            raise SystemExit(f"error: invalid configuration:\n{err}")
+        data_rng = np.random.default_rng(train_cfg.seed)
+        try:
+            train_pool = task.load_examples(args.train_data, data_rng, progress=progress)
+            val = task.load_examples(args.val_data, np.random.default_rng(train_cfg.seed + 1_000_003), progress=progress)
+        except (ValueError, FileNotFoundError) as err:
+            raise SystemExit(f"error: {err}")
+        val, dropped = drop_overlap(train_pool, val)
+        if len(val) == 0:
+            raise SystemExit("error: every validation puzzle also occurs in the training data")
+        data_meta = {"train": args.train_data, "val": args.val_data, "train_puzzles": len(train_pool),
+                     "val_puzzles": len(val), "val_dropped_as_overlap": dropped, "augment": not args.no_augment}
+        out.mkdir(parents=True, exist_ok=True)
+        np.savez(out / DATA_FILE, train_inputs=train_pool.inputs, train_labels=train_pool.labels,
+                 train_puzzle_ids=train_pool.puzzle_ids, val_inputs=val.inputs, val_labels=val.labels,
+                 val_puzzle_ids=val.puzzle_ids)
+
+    # ---------------------------------------------------------------- model and optimisers
+    accelerator = Accelerator(mixed_precision="bf16" if train_cfg.precision == "bf16" else "no")
+    device = accelerator.device
+    torch.manual_seed(train_cfg.seed)
+    model = HRM(model_cfg).to(device)
+    main_opt, sparse_opt = make_optimizers(model, train_cfg)
+    ema = EMA(model, train_cfg.ema_decay) if train_cfg.ema_decay else None
+    sample_rng = np.random.default_rng(train_cfg.seed + accelerator.process_index + 17)
+    act_gen = torch.Generator(device=device).manual_seed(train_cfg.seed + accelerator.process_index)
+
+    step, cpu_seconds, wall_seconds, best = 0, 0.0, 0.0, None
+    act_state = None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        main_opt.load_state_dict(saved["main_opt"])
+        sparse_opt.load_state_dict(saved["sparse_opt"])
+        if ema is not None:
+            ema.load_state_dict(saved["ema"])
+        step, cpu_seconds, wall_seconds = int(saved["step"]), float(saved["cpu_seconds"]), float(saved["wall_seconds"])
+        best = json.loads(saved["best"])
+        sample_rng.bit_generator.state = json.loads(saved["sample_rng"])
+        act_gen.set_state(saved["act_gen"])
+        torch.set_rng_state(saved["torch_rng"])
+        a = saved["act"]
+        act_state = ACTState(model.initial_carry(train_cfg.batch_size, device), Batch(a["inputs"], a["labels"], a["puzzle_ids"]).to(device),
+                             a["steps"].to(device), a["halted"].to(device))
+        act_state.carry.z_H.copy_(a["z_H"])
+        act_state.carry.z_L.copy_(a["z_L"])
+
+    core = model  # attributes (cfg, carries) live on the unwrapped module
+    forward_model, main_opt, sparse_opt = accelerator.prepare(model, main_opt, sparse_opt)
+    if train_cfg.compile:
+        forward_model = torch.compile(forward_model)
+    sampler = Sampler(task, train_pool, sample_rng, augment=data_meta["augment"])
+    if act_state is None:
+        act_state = ACTState.empty(core, sampler.draw(train_cfg.batch_size).to(device))
+
+    meta = {"task": task.spec(), "model": model_cfg.model_dump(), "train": train_cfg.model_dump(), "data": data_meta}
+    command = "python -m reasoner.train " + shlex.join(argv if argv is not None else sys.argv[1:])
+    eval_dtype = torch.bfloat16 if train_cfg.precision == "bf16" else None
+    log_file = (out / "log.jsonl").open("a")
+
+    def log(record: dict) -> None:
+        log_file.write(json.dumps(record) + "\n")
+        log_file.flush()
+
+    def run_eval() -> dict:
+        context = ema.applied(core) if ema is not None else contextlib.nullcontext(core)
+        with context:
+            metrics = evaluate(core, val.take(slice(0, train_cfg.eval_size)), device=device, autocast_dtype=eval_dtype)
+        core.train()
+        return metrics
+
+    def card(metrics: dict | None) -> CheckpointCard:
+        return CheckpointCard(task=task.spec(), model=model_cfg, train=train_cfg, data=data_meta, seed=train_cfg.seed,
+                              steps=step, cpu_seconds=round(cpu_seconds, 1), wall_seconds=round(wall_seconds, 1),
+                              metrics={"validation": metrics} if metrics else {}, command=command)
+
+    def export(name: str, metrics: dict | None) -> Path:
+        context = ema.applied(core) if ema is not None else contextlib.nullcontext(core)
+        with context:
+            return save_checkpoint(core, out / name, card(metrics))
+
+    def save_state() -> None:
+        save_train_state(state_path, {
+            "meta": json.dumps(meta), "model": core.state_dict(), "main_opt": main_opt.state_dict(),
+            "sparse_opt": sparse_opt.state_dict(), "ema": ema.state_dict() if ema else {}, "step": step,
+            "cpu_seconds": cpu_seconds, "wall_seconds": wall_seconds, "best": json.dumps(best),
+            "sample_rng": rng_state(sample_rng), "act_gen": act_gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "act": {"inputs": act_state.batch.inputs.cpu(), "labels": act_state.batch.labels.cpu(),
+                    "puzzle_ids": act_state.batch.puzzle_ids.cpu(), "steps": act_state.steps.cpu(),
+                    "halted": act_state.halted.cpu(), "z_H": act_state.carry.z_H.cpu(), "z_L": act_state.carry.z_L.cpu()},
+        })
+
+    if accelerator.is_main_process:
+        print(f"task {task!r}; {count_parameters(core):,} parameters; {len(train_pool)} training / {len(val)} validation puzzles;"
+              f" device {device}, precision {train_cfg.precision}; run directory {out}", file=sys.stderr)
+
+    # ---------------------------------------------------------------- the loop
+    core.train()
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+    last_wall, last_cpu = started_wall, started_cpu
+    window = new_window()
+    bar = tqdm(total=train_cfg.steps, initial=step, disable=not progress, desc="training", dynamic_ncols=True)
+    stop_reason = "finished"
+    while step < train_cfg.steps:
+        n_new = int(act_state.halted.sum())
+        if n_new:
+            act_state = act_state.refill(core, sampler.draw(n_new).to(device))
+        factor = lr_factor(step, train_cfg.lr_warmup_steps, train_cfg.steps, train_cfg.lr_schedule, train_cfg.lr_min_ratio)
+        for opt, base in ((main_opt, train_cfg.lr), (sparse_opt, train_cfg.puzzle_emb_lr)):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
+
+        with accelerator.autocast():
+            seg = act_train_segment(core, act_state, act_gen, forward=forward_model)
+            loss, parts = act_loss(seg.out.logits, act_state.batch.labels, seg.out.q_halt, seg.out.q_continue,
+                                   seg.target_q_continue, model_cfg.loss)
+        accelerator.backward(loss / train_cfg.batch_size)
+        main_opt.step()
+        sparse_opt.step()
+        main_opt.zero_grad(set_to_none=True)
+        sparse_opt.zero_grad(set_to_none=True)
+        if ema is not None:
+            ema.update(core)
+        act_state = seg.state
+        step += 1
+
+        # Metrics over the puzzles that finished this step (as in the reference).
+        done = act_state.halted
+        window["rows"] += train_cfg.batch_size
+        window["steps"] += 1
+        window["loss"] += loss.item() / train_cfg.batch_size
+        window["halted"] += int(done.sum())
+        window["exact"] += int(parts["seq_correct"][done].sum())
+        bar.update()
+        now_wall, now_cpu = time.perf_counter(), time.process_time()
+        wall_seconds += now_wall - last_wall
+        cpu_seconds += now_cpu - last_cpu
+        last_wall, last_cpu = now_wall, now_cpu
+
+        if step % 20 == 0 or step == train_cfg.steps:
+            elapsed = max(1e-9, time.perf_counter() - window["time"])
+            record = {"step": step, "loss": window["loss"] / window["steps"],
+                      "train_exact_at_halt": window["exact"] / max(1, window["halted"]),
+                      "segments_per_s": window["rows"] / elapsed, "lr": train_cfg.lr * factor}
+            bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record['train_exact_at_halt']:.2f}",
+                            seg_s=f"{record['segments_per_s']:.0f}", best=f"{(best or {}).get('exact_accuracy', 0):.3f}")
+            log(record)
+            window = new_window()
+
+        time_up = args.time_limit is not None and time.perf_counter() - started_wall > 60 * args.time_limit
+        if step % train_cfg.eval_every == 0 or step == train_cfg.steps or time_up:
+            metrics = run_eval()
+            log({"step": step, "eval": metrics, "cpu_seconds": cpu_seconds})
+            if accelerator.is_main_process:
+                tqdm.write(f"step {step}: validation exact {metrics['exact_accuracy']:.3f} (by segment "
+                           f"{metrics['exact_accuracy_by_segment']}), token {metrics['token_accuracy']:.3f}, "
+                           f"mean halt {metrics['mean_halt_step']:.2f}", file=sys.stderr)
+            if best is None or metrics["exact_accuracy"] > best["exact_accuracy"]:
+                best = {**metrics, "step": step}
+                export("best", best)
+            export("last", metrics)
+        if step % train_cfg.checkpoint_every == 0 or step == train_cfg.steps or time_up:
+            save_state()
+        if time_up:
+            stop_reason = f"time limit of {args.time_limit} minutes reached"
+            break
+    bar.close()
+    if step >= train_cfg.steps and not (out / "best.safetensors").exists():
+        export("best", None)
+    save_state()
+    log_file.close()
+
+    if args.export:
+        from .checkpoint import load_checkpoint
+
+        best_model, _, best_card = load_checkpoint(out / "best.safetensors")
+        save_checkpoint(best_model, args.export, best_card)
+    print(f"{stop_reason} at step {step}: best validation exact accuracy {(best or {}).get('exact_accuracy', float('nan')):.4f}"
+          f" at step {(best or {}).get('step')}; {cpu_seconds / 60:.1f} CPU-minutes; checkpoints in {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

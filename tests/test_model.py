@@ -1,0 +1,232 @@
+"""Behaviour of the HRM core: gradient path, memory, carry, ACT targets, losses, optimisers."""
+
+import math
+
+import pytest
+import torch
+
+from reasoner.act import ACTState, Batch, act_train_segment, run_segments
+from reasoner.config import ModelConfig, cpu_tiny, paper_27m
+from reasoner.losses import IGNORE_LABEL, act_loss, log_stablemax, q_continue_target
+from reasoner.model import HRM, count_parameters
+from reasoner.optim import EMA, AdamATan2, SignSGD, lr_factor
+
+
+def tiny(**overrides) -> ModelConfig:
+    base = cpu_tiny(vocab_size=6, seq_len=16).model_dump()
+    return ModelConfig(**{**base, **overrides})
+
+
+def random_batch(cfg: ModelConfig, batch: int = 4, seed: int = 0) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.randint(1, cfg.vocab_size, (batch, cfg.seq_len), generator=g)
+    labels = torch.randint(2, cfg.vocab_size, (batch, cfg.seq_len), generator=g)
+    return Batch(inputs, labels, torch.zeros(batch, dtype=torch.long))
+
+
+def test_paper_configuration_has_the_papers_parameter_count():
+    # 27,275,266 for Sudoku (vocab 11, 81 cells) as logged by the reference implementation.
+    assert count_parameters(HRM(paper_27m(vocab_size=11, seq_len=81))) == 27_275_266
+
+
+def record_grad_modes(model: HRM) -> list[tuple[str, bool]]:
+    calls = []
+    for name in ("L_level", "H_level"):
+        getattr(model, name).register_forward_pre_hook(lambda m, a, name=name: calls.append((name, torch.is_grad_enabled())))
+    return calls
+
+
+@pytest.mark.parametrize(
+    "gradient, expected_grad_calls",
+    [("one_step", 2), ("last_cycle", 3), ("full_segment", 6)],  # N=2 cycles of T=2 L-steps + 1 H-step
+)
+def test_only_the_last_calls_of_a_segment_build_a_graph(gradient, expected_grad_calls):
+    model = HRM(tiny(gradient=gradient))
+    calls = record_grad_modes(model)
+    batch = random_batch(model.cfg)
+    model(model.initial_carry(4), batch.inputs, batch.puzzle_ids)
+    assert [name for name, _ in calls] == ["L_level", "L_level", "H_level"] * 2
+    modes = [grad for _, grad in calls]
+    assert modes == [False] * (6 - expected_grad_calls) + [True] * expected_grad_calls
+
+
+def test_one_step_gradient_does_not_reach_the_incoming_state():
+    """With the 1-step approximation the gradient stops at the no-grad calls; BPTT reaches the carry."""
+    for gradient, reaches in (("one_step", False), ("full_segment", True)):
+        model = HRM(tiny(gradient=gradient))
+        batch = random_batch(model.cfg)
+        carry = model.initial_carry(4)
+        carry.z_L.requires_grad_(True)
+        out = model(carry, batch.inputs, batch.puzzle_ids)
+        out.logits.sum().backward()
+        assert (carry.z_L.grad is not None) == reaches, gradient
+        # Parameters of both modules are trained in every mode.
+        assert model.L_level.blocks[0].attn.qkv_proj.weight.grad.abs().sum() > 0
+        assert model.H_level.blocks[0].mlp.down_proj.weight.grad.abs().sum() > 0
+
+
+def saved_bytes_for_backward(cfg: ModelConfig) -> int:
+    torch.manual_seed(0)
+    model = HRM(cfg)
+    batch = random_batch(cfg)
+    total = 0
+
+    def pack(t):
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(model.initial_carry(4), batch.inputs, batch.puzzle_ids)
+        out.logits.sum().backward()
+    return total
+
+
+def test_backward_memory_does_not_grow_with_cycles_in_one_step_mode():
+    small = saved_bytes_for_backward(tiny(H_cycles=2, L_cycles=2))
+    large = saved_bytes_for_backward(tiny(H_cycles=4, L_cycles=6))
+    assert small == large
+    # The same comparison with full backpropagation does grow: the measurement is sensitive.
+    bptt_small = saved_bytes_for_backward(tiny(H_cycles=2, L_cycles=2, gradient="full_segment"))
+    bptt_large = saved_bytes_for_backward(tiny(H_cycles=4, L_cycles=6, gradient="full_segment"))
+    assert bptt_large > 3 * bptt_small
+
+
+def test_carry_is_detached_between_segments():
+    # Even with full backpropagation inside a segment, nothing flows back into an earlier segment.
+    model = HRM(tiny(gradient="full_segment"))
+    batch = random_batch(model.cfg)
+    carry = model.initial_carry(4)
+    carry.z_L.requires_grad_(True)
+    first = model(carry, batch.inputs, batch.puzzle_ids)
+    assert first.carry.z_H.grad_fn is None and first.carry.z_L.grad_fn is None
+    second = model(first.carry, batch.inputs, batch.puzzle_ids)
+    second.logits.sum().backward()
+    assert carry.z_L.grad is None
+
+
+def test_untrained_q_head_does_not_halt_early():
+    model = HRM(tiny())
+    batch = random_batch(model.cfg)
+    out = model(model.initial_carry(4), batch.inputs, batch.puzzle_ids)
+    assert torch.allclose(out.q_halt, torch.full((4,), -5.0))
+    trace = run_segments(model, batch.inputs, batch.puzzle_ids, segments=3)
+    assert not trace.halt[:-1].any()
+    assert trace.halt_step.tolist() == [3, 3, 3, 3]
+
+
+def test_q_continue_target_follows_the_paper():
+    next_halt = torch.tensor([2.0, -1.0, 0.5, -3.0])
+    next_cont = torch.tensor([1.0, 3.0, 4.0, -2.0])
+    is_last = torch.tensor([False, False, True, True])
+    expected = torch.sigmoid(torch.tensor([2.0, 3.0, 0.5, -3.0]))  # max unless last, then halt only
+    assert torch.allclose(q_continue_target(next_halt, next_cont, is_last), expected)
+
+
+def test_act_segment_uses_a_second_pass_of_the_next_segment_as_target():
+    torch.manual_seed(0)
+    model = HRM(tiny(halt_max_steps=3, halt_exploration_prob=0.0))
+    with torch.no_grad():  # make the Q-head non-trivial
+        model.q_head.weight.normal_()
+        model.q_head.bias.zero_()
+    batch = random_batch(model.cfg)
+    state = ACTState.empty(model, batch).refill(model, batch)
+    seg = act_train_segment(model, state)
+    with torch.no_grad():
+        nxt = model(seg.out.carry, batch.inputs, batch.puzzle_ids)
+    expected = q_continue_target(nxt.q_halt, nxt.q_continue, torch.zeros(4, dtype=torch.bool))
+    assert torch.allclose(seg.target_q_continue, expected)
+    # Halting: exactly the rows whose Q(halt) beat Q(continue).
+    assert torch.equal(seg.state.halted, seg.out.q_halt > seg.out.q_continue)
+    assert seg.state.steps.tolist() == [1, 1, 1, 1]
+
+
+def test_rows_halt_at_max_steps_and_are_refilled_with_fresh_state():
+    model = HRM(tiny(halt_max_steps=2, halt_exploration_prob=0.0))
+    batch = random_batch(model.cfg)
+    state = ACTState.empty(model, batch).refill(model, batch)
+    state = act_train_segment(model, state).state
+    assert not state.halted.any()  # the untrained Q-head never halts before M_max
+    state = act_train_segment(model, state).state
+    assert state.halted.all() and state.steps.tolist() == [2, 2, 2, 2]
+    fresh = random_batch(model.cfg, seed=1)
+    refilled = state.refill(model, fresh)
+    assert torch.equal(refilled.batch.inputs, fresh.inputs)
+    assert refilled.steps.tolist() == [0, 0, 0, 0]
+    assert torch.equal(refilled.carry.z_H, model.initial_carry(4).z_H)
+
+
+def test_trm_architecture_shares_one_network():
+    hrm, trm = HRM(tiny()), HRM(tiny(architecture="trm", gradient="last_cycle"))
+    assert trm.H_level is trm.L_level
+    assert count_parameters(trm) < count_parameters(hrm)
+
+
+def test_stablemax_matches_its_definition_and_normalises():
+    logits = torch.tensor([[2.0, 0.0, -1.0, -3.0]])
+    s = torch.tensor([3.0, 1.0, 0.5, 0.25])
+    assert torch.allclose(log_stablemax(logits).exp().float(), (s / s.sum())[None])
+
+
+@pytest.mark.parametrize("kind", ["stablemax", "softmax"])
+def test_loss_ignores_masked_labels_and_rewards_halting_only_when_right(kind):
+    logits = torch.full((2, 3, 4), -2.0)
+    logits[0, :, 1] = 5.0  # row 0 predicts 1 everywhere
+    logits[1, :, 2] = 5.0  # row 1 predicts 2 everywhere
+    labels = torch.tensor([[1, 1, IGNORE_LABEL], [2, 3, 2]])
+    q = torch.zeros(2)
+    loss, parts = act_loss(logits, labels, q, q, None, kind)
+    assert parts["seq_correct"].tolist() == [True, False]
+    assert parts["n_valid"].tolist() == [2, 3]
+    expected_q = 2 * math.log(2)  # BCE of logit 0 against any target
+    assert loss.item() == pytest.approx(parts["lm_loss"].item() + 0.5 * expected_q, rel=1e-5)
+
+
+def test_adam_atan2_matches_the_reference_update():
+    torch.manual_seed(0)
+    p = torch.nn.Parameter(torch.randn(5))
+    ref = p.detach().clone()
+    opt = AdamATan2([p], lr=0.1, betas=(0.9, 0.95), weight_decay=0.5)
+    m = torch.zeros(5)
+    v = torch.zeros(5)
+    for t in range(1, 4):
+        g = torch.randn(5)
+        p.grad = g.clone()
+        opt.step()
+        ref = ref * (1 - 0.1 * 0.5)
+        m = 0.9 * m + 0.1 * g
+        v = 0.95 * v + 0.05 * g * g
+        ref = ref - 0.1 / (1 - 0.9**t) * torch.atan2(m, (v / (1 - 0.95**t)).sqrt())
+        assert torch.allclose(p.detach(), ref, atol=1e-6)
+
+
+def test_sign_sgd_updates_only_the_rows_in_the_batch():
+    model = HRM(tiny(num_puzzle_identifiers=5))
+    opt = SignSGD([model.puzzle_emb], lr=0.01)
+    batch = random_batch(model.cfg)
+    ids = torch.tensor([1, 3, 3, 1])
+    out = model(model.initial_carry(4), batch.inputs, ids)
+    out.logits.square().mean().backward()
+    assert model.puzzle_emb.grad.is_sparse
+    opt.step()
+    changed = (model.puzzle_emb.detach() != 0).any(-1)
+    assert changed.tolist() == [False, True, False, True, False]
+    assert torch.allclose(model.puzzle_emb.detach()[changed].abs(), torch.tensor(0.01))
+
+
+def test_lr_schedule_warms_up_then_holds_or_decays():
+    assert lr_factor(0, 10, 100, "constant", 1.0) == pytest.approx(0.1)
+    assert lr_factor(50, 10, 100, "constant", 1.0) == 1.0
+    assert lr_factor(100, 10, 100, "cosine", 0.1) == pytest.approx(0.1)
+
+
+def test_ema_tracks_and_swaps_weights():
+    model = HRM(tiny())
+    ema = EMA(model, decay=0.5)
+    original = model.lm_head.weight.detach().clone()
+    with torch.no_grad():
+        model.lm_head.weight.add_(2.0)
+    ema.update(model)
+    with ema.applied(model):
+        assert torch.allclose(model.lm_head.weight, original + 1.0)
+    assert torch.allclose(model.lm_head.weight, original + 2.0)

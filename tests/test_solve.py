@@ -1,0 +1,140 @@
+"""The public inference API: typed results, verification, repair/search, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from reasoner import ContradictoryPuzzleError, PuzzleInputError, SolveResult, solve
+from reasoner.checkpoint import CheckpointCard, save_checkpoint
+from reasoner.cli import main as cli_main
+from reasoner.config import cpu_tiny
+from reasoner.inference import CHECKPOINT_DIR
+from reasoner.model import HRM
+from reasoner.tasks import SudokuTask
+from verifiers import sudoku as rules
+
+TASK4 = SudokuTask(2, 2)
+# A 4x4 puzzle with a unique solution (checked below) and its solution.
+PUZZLE4 = "1..4.4....2..3.."
+UNIQUE_9X9 = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+
+
+@pytest.fixture(scope="module")
+def untrained_checkpoint(tmp_path_factory):
+    """An untrained 4x4 model: its own answers are wrong, so repair and search must do the work."""
+    torch.manual_seed(0)
+    cfg = cpu_tiny(TASK4.vocab_size, TASK4.seq_len)
+    path = tmp_path_factory.mktemp("ckpt") / "untrained"
+    return save_checkpoint(HRM(cfg), path, CheckpointCard(task=TASK4.spec(), model=cfg, seed=0))
+
+
+def generated_4x4(count, seed=0):
+    puzzles, solutions = TASK4.generate(count, (8, 10), np.random.default_rng(seed), progress=False)
+    return [TASK4.to_string(p) for p in puzzles], solutions
+
+
+def test_puzzle_fixture_is_unique():
+    assert rules.analyse_puzzle(TASK4.parse(PUZZLE4), 2, 2).status is rules.PuzzleStatus.UNIQUE
+
+
+def test_wrong_model_answers_are_never_presented_as_solutions(untrained_checkpoint):
+    puzzles, solutions = generated_4x4(6)
+    results = solve(puzzles, checkpoint=untrained_checkpoint, repair=False)
+    assert all(isinstance(r, SolveResult) for r in results)
+    for r in results:
+        assert r.verified == r.model_correct
+        if not r.model_correct:
+            assert r.answer is None and r.status == "unsolved" and r.path == "none" and r.reasons
+
+
+def test_repair_and_search_always_end_verified_and_record_the_path(untrained_checkpoint):
+    puzzles, solutions = generated_4x4(6, seed=1)
+    results = solve(puzzles, checkpoint=untrained_checkpoint)
+    for r, solution in zip(results, solutions):
+        assert r.verified and r.status == "solved"
+        assert np.array_equal(r.answer, solution)
+        assert r.path in ("hrm", "hrm+repair", "search")
+        if r.path == "search":
+            assert r.search_nodes >= 0
+    assert any(r.path != "hrm" for r in results)  # the untrained model cannot do it alone
+
+
+def test_result_fields_describe_the_run(untrained_checkpoint):
+    r = solve(PUZZLE4, checkpoint=untrained_checkpoint, segments=3)
+    assert r.task == "sudoku-4x4" and r.segments_used == 3
+    assert 1 <= r.halted_at <= 3
+    assert np.array(r.confidence).shape == (4, 4)
+    assert all(0 <= c <= 1 for row in r.confidence for c in row)
+    assert np.array(r.model_answer).shape == (4, 4)
+    assert r.answer_string() is not None and len(r.answer_string()) == 16
+
+
+def test_accepts_strings_lists_and_arrays_single_and_batched(untrained_checkpoint):
+    grid = TASK4.parse(PUZZLE4)
+    from_text = solve(PUZZLE4, checkpoint=untrained_checkpoint)
+    from_list = solve(grid.tolist(), checkpoint=untrained_checkpoint)
+    from_array = solve(grid, checkpoint=untrained_checkpoint)
+    assert from_text.answer == from_list.answer == from_array.answer
+    batch = solve(np.stack([grid, grid]), checkpoint=untrained_checkpoint)
+    assert isinstance(batch, list) and len(batch) == 2 and batch[0].answer == from_text.answer
+    assert len(solve([PUZZLE4, grid.tolist()], checkpoint=untrained_checkpoint)) == 2
+
+
+def test_multiple_and_no_solution_puzzles_are_reported_honestly(untrained_checkpoint):
+    several = solve("." * 16, checkpoint=untrained_checkpoint)
+    assert several.status == "multiple_solutions" and several.verified
+    assert rules.check_solution(np.zeros((4, 4), int), several.answer, 2, 2).ok
+    # No rule is broken by the givens, yet no completion exists: (0,0) can hold neither 1 nor 2
+    # (row and column) and 3 and 4 are both elsewhere in its box.
+    impossible = "..12" "34.." "2..." "1..."
+    assert rules.analyse_puzzle(TASK4.parse(impossible), 2, 2).status is rules.PuzzleStatus.NO_SOLUTION
+    none = solve(impossible, checkpoint=untrained_checkpoint)
+    assert none.status == "no_solution" and none.answer is None and not none.verified
+
+
+def test_already_solved_grid_is_accepted(untrained_checkpoint):
+    r = solve("1234341221434321", checkpoint=untrained_checkpoint)
+    assert r.status == "solved" and r.answer_string() == "1234341221434321"
+
+
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        ("123", PuzzleInputError, "16, 36 or 81 cells"),
+        ("1..4.4....2..3.x", PuzzleInputError, "character 'x'"),
+        ("11..............", ContradictoryPuzzleError, "row"),
+        ([], PuzzleInputError, "no puzzle"),
+        (42, PuzzleInputError, "cannot read"),
+    ],
+)
+def test_bad_input_raises_clear_typed_errors(untrained_checkpoint, bad, error, message):
+    with pytest.raises(error, match=message):
+        solve(bad, checkpoint=untrained_checkpoint)
+
+
+def test_batch_errors_name_the_puzzle(untrained_checkpoint):
+    with pytest.raises(ContradictoryPuzzleError, match="puzzle 1"):
+        solve([PUZZLE4, "11.............."], checkpoint=untrained_checkpoint)
+
+
+def test_missing_checkpoint_is_explained(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train one with"):
+        solve(PUZZLE4, checkpoint=tmp_path / "nothing.safetensors")
+
+
+def test_cli_prints_a_verified_grid_and_uses_exit_codes(untrained_checkpoint, capsys):
+    assert cli_main([PUZZLE4, "--checkpoint", str(untrained_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert "status: solved (verified: True" in out and "1 2 | 3 4" in out
+    assert cli_main(["12", "--checkpoint", str(untrained_checkpoint)]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert cli_main([PUZZLE4, "--no-repair", "--checkpoint", str(untrained_checkpoint)]) in (0, 1)
+
+
+@pytest.mark.skipif(not (CHECKPOINT_DIR / "sudoku-4x4.safetensors").is_file(), reason="no shipped 4x4 checkpoint")
+def test_shipped_4x4_checkpoint_solves_generated_puzzles_on_its_own():
+    puzzles, solutions = generated_4x4(50, seed=123)
+    results = solve(puzzles)
+    alone = sum(r.path == "hrm" for r in results)
+    assert all(r.verified for r in results)
+    assert alone >= 45, f"the shipped 4x4 model solved only {alone}/50 by itself"

@@ -1,0 +1,106 @@
+"""Training end to end on 4x4 Sudoku: learning, checkpoints, resuming."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from reasoner.act import ACTState, Batch, act_train_segment, run_segments
+from reasoner.checkpoint import CheckpointCard, load_checkpoint, save_checkpoint
+from reasoner.config import ModelConfig, cpu_tiny
+from reasoner.evaluate import evaluate
+from reasoner.losses import act_loss
+from reasoner.model import HRM
+from reasoner.optim import AdamATan2
+from reasoner.tasks import SudokuTask
+from reasoner.train import main as train_main
+
+
+def test_tiny_model_overfits_a_handful_of_4x4_puzzles():
+    task = SudokuTask(2, 2)
+    examples = task.examples_from_grids(*task.generate(8, (8, 10), np.random.default_rng(0), progress=False))
+    torch.manual_seed(0)
+    model = HRM(ModelConfig(**{**cpu_tiny(task.vocab_size, task.seq_len).model_dump(), "hidden_size": 64}))
+    opt = AdamATan2([p for n, p in model.named_parameters() if n != "puzzle_emb"], lr=1e-3)
+    pool = Batch(*(torch.from_numpy(a) for a in (examples.inputs, examples.labels, examples.puzzle_ids)))
+    state = ACTState.empty(model, pool)
+    before = evaluate(model, examples)["exact_accuracy"]
+    for _ in range(350):
+        slots = state.halted.nonzero().squeeze(-1)
+        if len(slots):  # a halted slot gets its own puzzle back: every puzzle stays in play
+            state = state.refill(model, Batch(pool.inputs[slots], pool.labels[slots], pool.puzzle_ids[slots]))
+        seg = act_train_segment(model, state)
+        loss, _ = act_loss(seg.out.logits, state.batch.labels, seg.out.q_halt, seg.out.q_continue, seg.target_q_continue, "stablemax")
+        (loss / len(examples)).backward()
+        opt.step()
+        opt.zero_grad()
+        state = seg.state
+    assert before == 0.0
+    assert evaluate(model, examples)["exact_accuracy"] == 1.0
+
+
+def test_save_then_load_gives_identical_outputs(tmp_path):
+    task = SudokuTask(2, 2)
+    torch.manual_seed(3)
+    for architecture in ("hrm", "trm"):  # trm shares tensors between its H and L names
+        cfg = ModelConfig(**{**cpu_tiny(task.vocab_size, task.seq_len).model_dump(), "architecture": architecture})
+        model = HRM(cfg).eval()
+        with torch.no_grad():
+            model.puzzle_emb.normal_()
+            model.q_head.weight.normal_()
+        card = CheckpointCard(task=task.spec(), model=cfg, seed=3, steps=0)
+        path = save_checkpoint(model, tmp_path / architecture, card)
+        loaded, loaded_task, loaded_card = load_checkpoint(path)
+        inputs = torch.randint(1, 6, (5, 16))
+        ids = torch.zeros(5, dtype=torch.long)
+        a, b = run_segments(model, inputs, ids, 3), run_segments(loaded, inputs, ids, 3)
+        for pa, pb in zip(a.probs, b.probs):
+            assert torch.equal(pa, pb)
+        assert torch.equal(a.q_halt, b.q_halt)
+        assert loaded_task.spec() == task.spec() and loaded_card.model == cfg
+        assert loaded_card.parameters > 0
+
+
+def run_train(tmp_path, name, *extra):
+    out = tmp_path / name
+    args = ["--task", "sudoku-4x4", "--preset", "cpu-tiny", "--train-data", "gen:count=50,blanks=6-9",
+            "--val-data", "gen:count=20,blanks=6-9", "--batch-size", "16", "--eval-every", "10",
+            "--checkpoint-every", "10", "--lr-warmup-steps", "5", "--ema-decay", "0.9", "--out", str(out), *extra]
+    assert train_main(args) == 0
+    return out
+
+
+def test_training_writes_checkpoints_cards_and_logs(tmp_path):
+    out = run_train(tmp_path, "run", "--steps", "20", "--export", str(tmp_path / "exported"))
+    card = json.loads((out / "best.json").read_text())
+    assert card["task"] == {"name": "sudoku", "box_rows": 2, "box_cols": 2}
+    assert card["seed"] == 0 and card["steps"] in (10, 20) and card["cpu_seconds"] > 0
+    assert "exact_accuracy" in card["metrics"]["validation"]
+    assert card["data"]["train"] == "gen:count=50,blanks=6-9"
+    assert card["command"].startswith("python -m reasoner.train")
+    assert (tmp_path / "exported.safetensors").is_file() and (tmp_path / "exported.json").is_file()
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert any("eval" in r for r in records) and all(np.isfinite(r["loss"]) for r in records if "loss" in r)
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    straight = run_train(tmp_path, "straight", "--steps", "30")
+    interrupted = run_train(tmp_path, "interrupted", "--steps", "15")
+    assert train_main(["--out", str(interrupted), "--resume", "--steps", "30"]) == 0
+    a = load_file(str(straight / "last.safetensors"))
+    b = load_file(str(interrupted / "last.safetensors"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_refuses_to_overwrite_a_run_and_explains_bad_options(tmp_path):
+    run_train(tmp_path, "run", "--steps", "5")
+    with pytest.raises(SystemExit, match="already holds a run"):
+        run_train(tmp_path, "run", "--steps", "5")
+    with pytest.raises(SystemExit, match="invalid configuration"):
+        train_main(["--task", "sudoku-4x4", "--model", "num_heads=3", "--out", str(tmp_path / "bad")])
+    with pytest.raises(SystemExit, match="does not exist"):
+        train_main(["--out", str(tmp_path / "nothing"), "--resume"])

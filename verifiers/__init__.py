@@ -1,0 +1,59 @@
+"""Rule-based checkers for the HRM tasks (Sudoku, Maze, ARC).
+
+Every checker is a pure function (numpy and the standard library only, no torch) that
+returns a typed verdict with human-readable reasons naming the offending cells as
+``(row,col)``, 0-based. Malformed input yields either a verdict with ok=False or a
+:class:`VerifierInputError` (a ValueError), never a stray IndexError.
+"""
+
+from .arc import ArcAnswerVerdict, ArcVerdict, check_arc_answer, check_arc_grid
+from .common import Cell, VerifierInputError
+from .maze import (
+    MazeInputError,
+    MazeQuestionVerdict,
+    MazeVerdict,
+    ShortestPath,
+    bfs_shortest_path,
+    check_maze_answer,
+    label_maze,
+    validate_maze_question,
+)
+from .sudoku import (
+    PuzzleStatus,
+    PuzzleVerdict,
+    SearchResult,
+    SearchStatus,
+    SolutionVerdict,
+    analyse_puzzle,
+    check_solution,
+    count_solutions,
+    grid_to_string,
+    guided_search,
+)
+
+__all__ = [
+    "ArcAnswerVerdict",
+    "ArcVerdict",
+    "Cell",
+    "MazeInputError",
+    "MazeQuestionVerdict",
+    "MazeVerdict",
+    "PuzzleStatus",
+    "PuzzleVerdict",
+    "SearchResult",
+    "SearchStatus",
+    "ShortestPath",
+    "SolutionVerdict",
+    "VerifierInputError",
+    "analyse_puzzle",
+    "bfs_shortest_path",
+    "check_arc_answer",
+    "check_arc_grid",
+    "check_maze_answer",
+    "check_solution",
+    "count_solutions",
+    "grid_to_string",
+    "guided_search",
+    "label_maze",
+    "validate_maze_question",
+]

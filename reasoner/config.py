@@ -44,8 +44,13 @@ class ModelConfig(BaseModel):
 
     architecture: Literal["hrm", "trm"] = "hrm"
     gradient: Literal["one_step", "last_cycle", "full_segment"] = "one_step"
-    pos_encoding: Literal["rope", "learned", "none"] = "learned"
+    pos_encoding: Literal["rope", "learned", "grid", "none"] = "learned"
     rope_theta: float = 10000.0
+    # For pos_encoding "grid": the sequence is a rows x cols grid; every cell's position is the
+    # sum of learned row, column and (with grid_box) box embeddings, so cells that share a row,
+    # column or box share a component from the first step. Tasks fill these in.
+    grid_shape: tuple[int, int] | None = None
+    grid_box: tuple[int, int] | None = None
     rms_norm_eps: float = 1e-5
 
     # Adaptive computation time.
@@ -63,6 +68,11 @@ class ModelConfig(BaseModel):
             raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
         if self.pos_encoding == "rope" and self.head_dim % 2:
             raise ValueError("rotary positions need an even head dimension")
+        if self.pos_encoding == "grid":
+            if self.grid_shape is None or self.grid_shape[0] * self.grid_shape[1] != self.seq_len:
+                raise ValueError(f"pos_encoding 'grid' needs grid_shape with rows * cols = seq_len ({self.seq_len})")
+            if self.grid_box and (self.grid_shape[0] % self.grid_box[0] or self.grid_shape[1] % self.grid_box[1]):
+                raise ValueError(f"grid_box {self.grid_box} does not tile grid_shape {self.grid_shape}")
         if self.architecture == "trm" and self.H_layers != self.L_layers:
             raise ValueError("architecture 'trm' shares one network: set H_layers == L_layers")
         return self

@@ -139,6 +139,29 @@ class ReasoningModule(nn.Module):
         return h
 
 
+class GridPositions(nn.Module):
+    """Learned positions that know the grid: prefix slots, then row + column (+ box) per cell."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.hidden_size
+        rows, cols = cfg.grid_shape
+        cell = torch.arange(rows * cols)
+        index = [cell // cols, cell % cols]
+        sizes = [rows, cols]
+        if cfg.grid_box:
+            box_rows, box_cols = cfg.grid_box
+            index.append((index[0] // box_rows) * (cols // box_cols) + index[1] // box_cols)
+            sizes.append((rows // box_rows) * (cols // box_cols))
+        self.register_buffer("index", torch.stack(index, dim=-1), persistent=False)  # [cells, features]
+        self.prefix = nn.Parameter(trunc_normal_(torch.empty(cfg.puzzle_emb_len, d), std=1.0 / math.sqrt(d)))
+        self.tables = nn.ParameterList(nn.Parameter(trunc_normal_(torch.empty(n, d), std=1.0 / math.sqrt(d))) for n in sizes)
+
+    def forward(self) -> torch.Tensor:
+        cells = sum(table[self.index[:, k]] for k, table in enumerate(self.tables)) / math.sqrt(len(self.tables))
+        return torch.cat((self.prefix, cells), dim=0)  # [total_len, hidden]
+
+
 # --------------------------------------------------------------------------------------------
 # The HRM core: a pure step function over a carry
 # --------------------------------------------------------------------------------------------
@@ -179,6 +202,8 @@ class HRM(nn.Module):
             self.rotary = RotaryEmbedding(cfg.head_dim, cfg.total_len, cfg.rope_theta)
         elif cfg.pos_encoding == "learned":
             self.embed_pos = nn.Parameter(trunc_normal_(torch.empty(cfg.total_len, d), std=1.0 / math.sqrt(d)))
+        elif cfg.pos_encoding == "grid":
+            self.grid_pos = GridPositions(cfg)
 
         self.L_level = ReasoningModule(cfg, cfg.L_layers)
         # TRM: the same network updates both latents (z_H plays the role of the answer y).
@@ -216,6 +241,8 @@ class HRM(nn.Module):
         x = torch.cat((prefix.view(batch, self.cfg.puzzle_emb_len, -1), tokens), dim=1)
         if self.cfg.pos_encoding == "learned":
             x = 0.7071067811865476 * (x + self.embed_pos)  # keeps the sum at unit variance
+        elif self.cfg.pos_encoding == "grid":
+            x = 0.7071067811865476 * (x + self.grid_pos())
         return self.embed_scale * x
 
     def _num_grad_calls(self) -> int:

@@ -93,22 +93,28 @@ class EMA:
     """Exponential moving average of a model's floating-point parameters (TRM uses 0.999).
 
     The shadow copy is what evaluation and export use: it smooths out the late-training
-    oscillations that made the reference overfit and diverge on small data.
+    oscillations that made the reference overfit and diverge on small data. The decay warms up
+    as (1 + t) / (10 + t) so that a short CPU run is not dominated by its random initialisation.
     """
 
     def __init__(self, model: torch.nn.Module, decay: float):
         self.decay = decay
+        self.updates = 0
         self.shadow = {name: p.detach().clone() for name, p in model.named_parameters()}
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
         for name, p in model.named_parameters():
-            self.shadow[name].lerp_(p.detach(), 1 - self.decay)
+            self.shadow[name].lerp_(p.detach(), 1 - decay)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return dict(self.shadow)
+        return {**self.shadow, "_updates": torch.tensor(self.updates)}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        state = dict(state)
+        self.updates = int(state.pop("_updates", 0))
         for name, tensor in state.items():
             self.shadow[name].copy_(tensor)
 

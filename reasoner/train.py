@@ -109,7 +109,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 def build_configs(args: argparse.Namespace, task: Task) -> tuple[ModelConfig, TrainConfig]:
     model_cfg = PRESETS[args.preset](task.vocab_size, task.seq_len, task.num_puzzle_identifiers)
-    model_cfg = ModelConfig(**{**model_cfg.model_dump(), **parse_overrides(args.model)})
+    model_cfg = ModelConfig(**{**model_cfg.model_dump(), **task.model_hints(), **parse_overrides(args.model)})
     given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k) is not None}
     return model_cfg, TrainConfig(**given)
 
@@ -346,8 +346,6 @@ def main(argv: list[str] | None = None) -> int:
             stop_reason = f"time limit of {args.time_limit} minutes reached"
             break
     bar.close()
-    if step >= train_cfg.steps and not (out / "best.safetensors").exists():
-        export("best", None)
     save_state()
     log_file.close()
 

@@ -162,6 +162,12 @@ def test_trm_architecture_shares_one_network():
     assert count_parameters(trm) < count_parameters(hrm)
 
 
+def test_stablemax_gradient_is_finite_where_the_unused_branch_explodes():
+    logits = torch.tensor([[1.0, 0.0, -1.0]], requires_grad=True)  # 1/(1-x) is infinite at x = 1
+    log_stablemax(logits)[0, 1].backward()
+    assert torch.isfinite(logits.grad).all()
+
+
 def test_stablemax_matches_its_definition_and_normalises():
     logits = torch.tensor([[2.0, 0.0, -1.0, -3.0]])
     s = torch.tensor([3.0, 1.0, 0.5, 0.25])
@@ -223,6 +229,7 @@ def test_lr_schedule_warms_up_then_holds_or_decays():
 def test_ema_tracks_and_swaps_weights():
     model = HRM(tiny())
     ema = EMA(model, decay=0.5)
+    ema.updates = 100  # past the warm-up: the decay is the configured 0.5
     original = model.lm_head.weight.detach().clone()
     with torch.no_grad():
         model.lm_head.weight.add_(2.0)
@@ -230,3 +237,28 @@ def test_ema_tracks_and_swaps_weights():
     with ema.applied(model):
         assert torch.allclose(model.lm_head.weight, original + 1.0)
     assert torch.allclose(model.lm_head.weight, original + 2.0)
+    restored = EMA(model, decay=0.5)
+    restored.load_state_dict(ema.state_dict())
+    assert restored.updates == 101 and torch.equal(restored.shadow["lm_head.weight"], ema.shadow["lm_head.weight"])
+
+
+def test_ema_warm_up_follows_early_weights():
+    model = HRM(tiny())
+    ema = EMA(model, decay=0.999)
+    with torch.no_grad():
+        model.lm_head.weight.add_(1.0)
+    ema.update(model)  # first update: decay 0.1, the average moves 90% of the way
+    with ema.applied(model):
+        shifted = model.lm_head.weight.detach().clone()
+    assert torch.allclose(shifted, model.lm_head.weight.detach() - 0.1)
+
+
+def test_grid_positions_share_row_column_and_box_components():
+    cfg = tiny(pos_encoding="grid", grid_shape=(4, 4), grid_box=(2, 2))
+    pos = HRM(cfg).grid_pos
+    assert pos.index[5].tolist() == [1, 1, 0] and pos.index[10].tolist() == [2, 2, 3]
+    assert pos().shape == (cfg.total_len, cfg.hidden_size)
+    with pytest.raises(ValueError, match="grid_shape"):
+        tiny(pos_encoding="grid", grid_shape=(3, 3))
+    with pytest.raises(ValueError, match="does not tile"):
+        tiny(pos_encoding="grid", grid_shape=(4, 4), grid_box=(3, 3))

@@ -13,6 +13,8 @@ from reasoner.model import HRM
 from reasoner.tasks import SudokuTask
 from verifiers import sudoku as rules
 
+from .conftest import DATA_DIR, needs_data
+
 TASK4 = SudokuTask(2, 2)
 # A 4x4 puzzle with a unique solution (checked below) and its solution.
 PUZZLE4 = "1..4.4....2..3.."
@@ -138,3 +140,34 @@ def test_shipped_4x4_checkpoint_solves_generated_puzzles_on_its_own():
     alone = sum(r.path == "hrm" for r in results)
     assert all(r.verified for r in results)
     assert alone >= 45, f"the shipped 4x4 model solved only {alone}/50 by itself"
+
+
+@pytest.fixture(scope="module")
+def untrained_9x9_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    task = SudokuTask(3, 3)
+    cfg = cpu_tiny(task.vocab_size, task.seq_len)
+    return save_checkpoint(HRM(cfg), tmp_path_factory.mktemp("ckpt9") / "untrained", CheckpointCard(task=task.spec(), model=cfg))
+
+
+@needs_data
+def test_every_tdoku_puzzle_gets_the_right_verdict_through_solve(untrained_9x9_checkpoint):
+    folder = DATA_DIR / "sudoku"
+    puzzles = (folder / "tdoku_test_puzzles.txt").read_text().split()
+    labels = (folder / "tdoku_test_puzzles.labels.txt").read_text().split()
+    solutions = (folder / "tdoku_test_puzzles.solutions.txt").read_text().split()
+    assert len(puzzles) == len(labels) == len(solutions) == 43
+    for puzzle, label, solution in zip(puzzles, labels, solutions):
+        try:
+            r = solve(puzzle, checkpoint=untrained_9x9_checkpoint)
+        except ContradictoryPuzzleError:
+            assert label == "none", puzzle
+            continue
+        expected = {"unique": "solved", "multiple": "multiple_solutions", "none": "no_solution"}[label]
+        assert r.status == expected, puzzle
+        if label == "unique":
+            assert r.answer_string() == solution
+        if label == "multiple":
+            assert r.verified and rules.check_solution(r.puzzle, r.answer, 3, 3).ok
+        if label == "none":
+            assert r.answer is None and not r.verified

@@ -53,6 +53,10 @@ class Task(ABC):
     def spec(self) -> dict[str, Any]:
         """JSON-able parameters that rebuild this task with `make_task(**spec)`."""
 
+    def model_hints(self) -> dict[str, Any]:
+        """Model-config fields the task determines beyond vocabulary and length (grid geometry)."""
+        return {}
+
     @abstractmethod
     def parse(self, puzzle: Any) -> np.ndarray:
         """User input (text, nested lists, array) -> validated grid; raises PuzzleInputError."""

@@ -39,6 +39,9 @@ class SudokuTask(Task):
     def spec(self) -> dict[str, Any]:
         return {"name": self.name, "box_rows": self.box_rows, "box_cols": self.box_cols}
 
+    def model_hints(self) -> dict[str, Any]:
+        return {"grid_shape": (self.size, self.size), "grid_box": (self.box_rows, self.box_cols)}
+
     def __repr__(self) -> str:
         return f"SudokuTask({self.size}x{self.size}, boxes {self.box_rows}x{self.box_cols})"
 
@@ -93,7 +96,7 @@ class SudokuTask(Task):
         return np.clip(values, 0, self.size)  # PAD decodes as blank
 
     def to_string(self, grid: np.ndarray) -> str:
-        return "".join(str(v) if v else "." for v in np.asarray(grid).reshape(-1))
+        return sudoku_rules.grid_to_string(np.asarray(grid))
 
     def format_grid(self, grid: np.ndarray) -> str:
         """Multi-line picture with box separators, for terminals."""

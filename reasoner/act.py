@@ -74,29 +74,35 @@ def wants_halt(model: HRM, q_halt: torch.Tensor, q_continue: torch.Tensor) -> to
 
 
 def act_train_segment(
-    model: HRM, state: ACTState, generator: torch.Generator | None = None, forward: torch.nn.Module | None = None
+    model: HRM,
+    state: ACTState,
+    generator: torch.Generator | None = None,
+    forward: torch.nn.Module | None = None,
+    max_steps: int | None = None,
 ) -> TrainSegment:
     """One training segment with halting decisions and the Q-learning target.
 
     `state` must have no halted rows (call `refill` first). `forward` is the module to call when
-    it differs from `model` (a compiled or distributed wrapper of it).
+    it differs from `model` (a compiled or distributed wrapper of it). `max_steps` lowers the
+    segment limit below the config's M_max (a training ramp).
     """
     cfg = model.cfg
     forward = forward or model
+    max_steps = min(max_steps or cfg.halt_max_steps, cfg.halt_max_steps)
     out = forward(state.carry, state.batch.inputs, state.batch.puzzle_ids)
     steps = state.steps + 1
-    is_last_step = steps >= cfg.halt_max_steps
+    is_last_step = steps >= max_steps
     halted = is_last_step.clone()
 
     target = None
     with torch.no_grad():
-        if cfg.halt_max_steps > 1:
+        if max_steps > 1:
             halted |= wants_halt(model, out.q_halt, out.q_continue)
             # Exploration: some rows must run a random minimum number of segments first, so the
             # Q-head also sees what happens after segments it would have halted at.
             device = steps.device
             explore = torch.rand(steps.shape, generator=generator, device=device) < cfg.halt_exploration_prob
-            min_steps = torch.randint(2, cfg.halt_max_steps + 1, steps.shape, generator=generator, device=device)
+            min_steps = torch.randint(2, max_steps + 1, steps.shape, generator=generator, device=device)
             halted &= steps >= torch.where(explore, min_steps, 0)
 
             if cfg.act_continue_loss:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from .inference import solve
 from .tasks import PuzzleInputError, SudokuTask
@@ -18,6 +21,14 @@ examples:
 Blanks may be written . 0 or _ ; spaces, | + - separators and line breaks are ignored.
 Exit status: 0 all solved and verified, 1 some puzzle unsolved or without a solution, 2 bad input.
 """
+
+
+def _renumber(message: str, offset: int, from_file: bool) -> str:
+    match = re.match(r"puzzle (\d+): (.*)", message, re.S)
+    if not match:
+        return message
+    index = int(match.group(1)) + offset
+    return f"line {index + 1}: {match.group(2)}" if from_file else match.group(2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,9 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.segments is not None and args.segments < 1:
         print("error: --segments must be at least 1", file=sys.stderr)
         return 2
+    results = []
+    chunk = 256
     try:
-        results = solve(puzzles, checkpoint=args.checkpoint, segments=args.segments,
-                        halting="act" if args.act else "fixed", repair=not args.no_repair)
+        for start in tqdm(range(0, len(puzzles), chunk), desc="solving", unit_scale=chunk,
+                          disable=len(puzzles) <= chunk or not sys.stderr.isatty()):
+            part = puzzles[start : start + chunk]
+            try:
+                results += solve(part, checkpoint=args.checkpoint, segments=args.segments,
+                                 halting="act" if args.act else "fixed", repair=not args.no_repair)
+            except PuzzleInputError as err:
+                # Batch errors count from 0 within the chunk; name the file line instead.
+                raise PuzzleInputError(_renumber(str(err), start, bool(args.file))) from None
     except (PuzzleInputError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -111,6 +111,10 @@ class TrainConfig(BaseModel):
     weight_decay: float = Field(default=0.1, ge=0)
     puzzle_emb_lr: float = Field(default=1e-3, ge=0)
     puzzle_emb_weight_decay: float = Field(default=0.1, ge=0)
+    # Training's segment limit grows linearly from 1 to M_max over this many steps (0: M_max from
+    # the start). Every segment costs a forward pass, and while the model knows nothing the later
+    # segments teach little: on two CPU cores the ramp buys many more distinct puzzles early on.
+    segment_ramp_steps: int = Field(default=0, ge=0)
     # Exponential moving average of the weights (TRM: 0.999); evaluation and export use it.
     ema_decay: float | None = Field(default=None, gt=0, lt=1)
 

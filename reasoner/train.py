@@ -36,6 +36,10 @@ TASK_VARIANTS: dict[str, dict[str, Any]] = {
     "sudoku-4x4": {"name": "sudoku", "box_rows": 2, "box_cols": 2},
     "sudoku-6x6": {"name": "sudoku", "box_rows": 2, "box_cols": 3},
     "sudoku-9x9": {"name": "sudoku", "box_rows": 3, "box_cols": 3},
+    "maze-9x9": {"name": "maze", "size": 9},
+    "maze-11x11": {"name": "maze", "size": 11},
+    "maze-15x15": {"name": "maze", "size": 15},
+    "maze-30x30": {"name": "maze", "size": 30},
 }
 
 STATE_FILE = "train_state.pt"
@@ -142,6 +146,13 @@ def make_optimizers(model: HRM, cfg: TrainConfig) -> tuple[torch.optim.Optimizer
         main = torch.optim.AdamW(dense, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
     sparse = SignSGD([model.puzzle_emb], lr=cfg.puzzle_emb_lr, weight_decay=cfg.puzzle_emb_weight_decay)
     return main, sparse
+
+
+def segment_limit(step: int, ramp_steps: int, max_segments: int) -> int:
+    """Training's segment limit at `step`: 1 rising linearly to `max_segments` over `ramp_steps`."""
+    if ramp_steps <= 0 or step >= ramp_steps:
+        return max_segments
+    return 1 + (max_segments - 1) * step // ramp_steps
 
 
 def new_window() -> dict:
@@ -291,8 +302,9 @@ def main(argv: list[str] | None = None) -> int:
             for group in opt.param_groups:
                 group["lr"] = base * factor
 
+        max_segments = segment_limit(step, train_cfg.segment_ramp_steps, model_cfg.halt_max_steps)
         with accelerator.autocast():
-            seg = act_train_segment(core, act_state, act_gen, forward=forward_model)
+            seg = act_train_segment(core, act_state, act_gen, forward=forward_model, max_steps=max_segments)
             loss, parts = act_loss(seg.out.logits, act_state.batch.labels, seg.out.q_halt, seg.out.q_continue,
                                    seg.target_q_continue, model_cfg.loss)
         accelerator.backward(loss / train_cfg.batch_size)
@@ -322,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             elapsed = max(1e-9, time.perf_counter() - window["time"])
             record = {"step": step, "loss": window["loss"] / window["steps"],
                       "train_exact_at_halt": window["exact"] / max(1, window["halted"]),
-                      "segments_per_s": window["rows"] / elapsed, "lr": train_cfg.lr * factor}
+                      "segments_per_s": window["rows"] / elapsed, "puzzles_per_s": window["halted"] / elapsed,
+                      "segment_limit": max_segments, "lr": train_cfg.lr * factor}
             bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record['train_exact_at_halt']:.2f}",
                             seg_s=f"{record['segments_per_s']:.0f}", best=f"{(best or {}).get('exact_accuracy', 0):.3f}")
             log(record)

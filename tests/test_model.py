@@ -156,6 +156,19 @@ def test_rows_halt_at_max_steps_and_are_refilled_with_fresh_state():
     assert torch.equal(refilled.carry.z_H, model.initial_carry(4).z_H)
 
 
+def test_a_lower_segment_limit_halts_rows_earlier():
+    from reasoner.train import segment_limit
+
+    assert [segment_limit(s, 100, 8) for s in (0, 50, 99, 100, 500)] == [1, 4, 7, 8, 8]
+    model = HRM(tiny(halt_max_steps=4))
+    batch = random_batch(model.cfg)
+    state = ACTState.empty(model, batch).refill(model, batch)
+    seg = act_train_segment(model, state, max_steps=1)
+    assert seg.state.halted.all() and seg.target_q_continue is None
+    seg = act_train_segment(model, state, max_steps=2)
+    assert not seg.state.halted.any() and seg.target_q_continue is not None
+
+
 def test_trm_architecture_shares_one_network():
     hrm, trm = HRM(tiny()), HRM(tiny(architecture="trm", gradient="last_cycle"))
     assert trm.H_level is trm.L_level

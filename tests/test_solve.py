@@ -8,7 +8,6 @@ from reasoner import ContradictoryPuzzleError, PuzzleInputError, SolveResult, so
 from reasoner.checkpoint import CheckpointCard, save_checkpoint
 from reasoner.cli import main as cli_main
 from reasoner.config import cpu_tiny
-from reasoner.inference import CHECKPOINT_DIR
 from reasoner.model import HRM
 from reasoner.tasks import SudokuTask
 from verifiers import sudoku as rules
@@ -133,7 +132,6 @@ def test_cli_prints_a_verified_grid_and_uses_exit_codes(untrained_checkpoint, ca
     assert cli_main([PUZZLE4, "--no-repair", "--checkpoint", str(untrained_checkpoint)]) in (0, 1)
 
 
-@pytest.mark.skipif(not (CHECKPOINT_DIR / "sudoku-4x4.safetensors").is_file(), reason="no shipped 4x4 checkpoint")
 def test_shipped_4x4_checkpoint_solves_generated_puzzles_on_its_own():
     puzzles, solutions = generated_4x4(50, seed=123)
     results = solve(puzzles)
@@ -171,3 +169,14 @@ def test_every_tdoku_puzzle_gets_the_right_verdict_through_solve(untrained_9x9_c
             assert r.verified and rules.check_solution(r.puzzle, r.answer, 3, 3).ok
         if label == "none":
             assert r.answer is None and not r.verified
+
+
+def test_cli_names_the_bad_line_of_a_file(untrained_checkpoint, tmp_path, capsys):
+    path = tmp_path / "puzzles.txt"
+    path.write_text(f"{PUZZLE4}\n{PUZZLE4}\n11..............\n")
+    assert cli_main(["--file", str(path), "--checkpoint", str(untrained_checkpoint)]) == 2
+    assert "line 3:" in capsys.readouterr().err
+    path.write_text(f"{PUZZLE4}\n" * 3)
+    assert cli_main(["--file", str(path), "--checkpoint", str(untrained_checkpoint)]) == 0
+    expected = rules.grid_to_string(rules.analyse_puzzle(TASK4.parse(PUZZLE4), 2, 2).solution)
+    assert capsys.readouterr().out.split() == [expected] * 3

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from .conftest import DATA_DIR
+from .conftest import DATA_DIR, needs_data
 
 
 from verifiers import VerifierInputError, check_arc_answer, check_arc_grid
@@ -87,10 +87,9 @@ def test_invalid_expected_raises():
         check_arc_answer([[1]], [[1, 2], [3]])
 
 
+@needs_data
 def test_real_arc_grids_pass():
     folder = DATA_DIR / "arc-agi-1"
-    if not folder.is_dir():
-        pytest.skip(f"ARC data not found at {folder} (set HRM_DATA_DIR to the shared data folder)")
     files = sorted(folder.rglob("*.json"))[:40]
     assert files, f"no task files under {folder}"
     for path in files:

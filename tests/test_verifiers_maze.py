@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .conftest import DATA_DIR
+from .conftest import DATA_DIR, needs_data
 
 
 from verifiers import (
@@ -22,8 +22,6 @@ MAZE_DIR = DATA_DIR / "maze-30x30-hard-1k"
 
 
 def load_maze_set() -> tuple[list[str], list[str]]:
-    if not MAZE_DIR.is_dir():
-        pytest.skip(f"Maze-Hard data not found at {MAZE_DIR} (set HRM_DATA_DIR to the shared data folder)")
     # Lines start and end with spaces, so split on newlines only (never strip).
     questions = (MAZE_DIR / "train_question.txt").read_text().split("\n")
     answers = (MAZE_DIR / "train_answer.txt").read_text().split("\n")
@@ -56,6 +54,7 @@ def neighbours(cell, side):
 # --------------------------------------------------------------------- real data
 
 
+@needs_data
 def test_bfs_rule_reproduces_all_labels(maze_set):
     questions, answers = maze_set
     assert len(questions) == len(answers) == 1000
@@ -63,6 +62,7 @@ def test_bfs_rule_reproduces_all_labels(maze_set):
     assert mismatches == []
 
 
+@needs_data
 def test_real_labels_are_accepted(maze_set):
     questions, answers = maze_set
     for q, a in list(zip(questions, answers))[:200]:
@@ -73,6 +73,7 @@ def test_real_labels_are_accepted(maze_set):
         assert 100 <= verdict.shortest_length <= 200
 
 
+@needs_data
 def test_real_maze_mutations_are_rejected(maze_set):
     questions, answers = maze_set
     q, a = questions[0], answers[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .conftest import DATA_DIR
+from .conftest import DATA_DIR, needs_data
 
 
 from verifiers import (
@@ -60,8 +60,6 @@ def pattern_solution(box_rows: int, box_cols: int) -> np.ndarray:
 
 def read_lines(name: str) -> list[str]:
     path = SUDOKU_DIR / name
-    if not path.exists():
-        pytest.skip(f"Sudoku data not found at {path} (set HRM_DATA_DIR to the shared data folder)")
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -74,6 +72,7 @@ HARD_9 = "........8..3...4...9..2..6.....79.......612...6.5.2.7...8...5...1.....
 # ------------------------------------------------------------------- data-driven checks
 
 
+@needs_data
 def test_tdoku_labels_and_solutions():
     puzzles = read_lines("tdoku_test_puzzles.txt")
     labels = read_lines("tdoku_test_puzzles.labels.txt")
@@ -95,6 +94,7 @@ def test_tdoku_labels_and_solutions():
             assert verdict.solution is None and not verdict.example_solutions
 
 
+@needs_data
 def test_extreme_subset_solutions():
     puzzles = read_lines("sudoku_extreme_train_1k_subset.txt")[:25]
     solutions = read_lines("sudoku_extreme_train_1k_subset.solutions.txt")[:25]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Examples, PuzzleInputError, Task
+from .maze import MazeTask
 from .sudoku import ContradictoryPuzzleError, SudokuTask
 
-TASKS: dict[str, type[Task]] = {"sudoku": SudokuTask}
+TASKS: dict[str, type[Task]] = {"sudoku": SudokuTask, "maze": MazeTask}
 
 
 def make_task(name: str, **params: Any) -> Task:
@@ -16,4 +17,4 @@ def make_task(name: str, **params: Any) -> Task:
     return TASKS[name](**params)
 
 
-__all__ = ["Examples", "PuzzleInputError", "ContradictoryPuzzleError", "Task", "SudokuTask", "TASKS", "make_task"]
+__all__ = ["Examples", "PuzzleInputError", "ContradictoryPuzzleError", "Task", "SudokuTask", "MazeTask", "TASKS", "make_task"]

@@ -17,13 +17,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from PIL import Image
 
-from reasoner.act import run_segments  # noqa: E402
-from reasoner.model import HRM, Carry  # noqa: E402
+from reasoner.act import run_segments
+from reasoner.model import HRM, Carry
 
 # --------------------------------------------------------------------------------------------
 # Inner steps of a segment
@@ -161,7 +161,7 @@ def draw_board(ax, puzzle: np.ndarray, solution: np.ndarray, digits: np.ndarray 
         ax.axhline(k, color="black", lw=heavy)
         heavy = 1.6 if k % box[1] == 0 else 0.4
         ax.axvline(k, color="black", lw=heavy)
-    size = {4: 13, 6: 10, 9: 7}.get(n, 7)
+    size = {4: 13, 6: 10, 9: 8}.get(n, 8)
     for r in range(n):
         for c in range(n):
             if puzzle[r, c]:
@@ -175,11 +175,17 @@ def draw_board(ax, puzzle: np.ndarray, solution: np.ndarray, digits: np.ndarray 
                         color="#1a7f1a" if right else "#c01818", alpha=alpha)
 
 
+def board_inches(n: int) -> float:
+    """Figure inches per board so that digits stay readable."""
+    return {4: 1.35, 6: 1.6}.get(n, 2.0)
+
+
 def save_intermediate_grid(path: Path, puzzles, solutions, answers: dict, box: tuple[int, int], title: str) -> Path:
     """PNG: one row per puzzle, one column per segment."""
     digits, conf = answers["digits"], answers["confidence"]
     segments, count = digits.shape[:2]
-    fig, axes = plt.subplots(count, segments, figsize=(1.35 * segments + 0.6, 1.4 * count + 0.7), squeeze=False)
+    inches = board_inches(len(puzzles[0]))
+    fig, axes = plt.subplots(count, segments, figsize=(inches * segments + 0.6, (inches + 0.05) * count + 0.7), squeeze=False)
     for i in range(count):
         for s in range(segments):
             ax = axes[i, s]
@@ -203,7 +209,8 @@ def save_intermediate_gif(path: Path, puzzles, solutions, answers: dict, box: tu
     segments, count = digits.shape[:2]
     frames = []
     for s in range(segments):
-        fig, axes = plt.subplots(1, count, figsize=(1.9 * count, 2.3), squeeze=False)
+        inches = 1.4 * board_inches(len(puzzles[0]))
+        fig, axes = plt.subplots(1, count, figsize=(inches * count, inches + 0.4), squeeze=False)
         for i in range(count):
             draw_board(axes[0, i], puzzles[i], solutions[i], digits[s, i], conf[s, i], box)
         solved = int(sum(np.all(digits[s, i] == solutions[i]) for i in range(count)))
@@ -239,6 +246,8 @@ def plot_accuracy_vs_segments(path: Path, curves: dict[str, dict[str, dict[int, 
             ax.plot(xs, [points[x] for x in xs], marker="o", label=name)
         ax.axvline(trained_segments[variant], color="grey", ls="--", lw=1, label="M_max (training)")
         ax.set_xscale("log", base=2)
+        ticks = sorted({x for points in sets.values() for x in points})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("test-time segments")
         ax.set_ylabel("exact accuracy")
@@ -258,9 +267,10 @@ def plot_residuals(path: Path, residuals: dict[str, dict[str, dict]]) -> Path:
             style = "-" if label == "trained" else ":"
             steps = np.arange(1, len(rec["z_L"]) + 1)
             h = np.array(rec["kind"]) == "H"
-            ax.plot(steps, np.maximum(rec["z_L"], 1e-8), style, color="tab:blue", lw=1, label=f"z_L ({label})")
-            ax.plot(steps[h], np.maximum(np.array(rec["z_H"])[h], 1e-8), style, color="tab:red", marker=".",
-                    lw=1, label=f"z_H ({label}, H-steps)")
+            # Each latent only moves at its own updates (z_L at L-steps, z_H at H-steps).
+            ax.plot(steps[~h], np.array(rec["z_L"])[~h], style, color="tab:blue", marker=".", ms=3, lw=1,
+                    label=f"z_L ({label}, L-steps)")
+            ax.plot(steps[h], np.array(rec["z_H"])[h], style, color="tab:red", marker=".", lw=1, label=f"z_H ({label}, H-steps)")
         seg = np.array(next(iter(runs.values()))["segment"])
         for b in np.flatnonzero(np.diff(seg)) + 1.5:
             ax.axvline(b, color="grey", lw=0.3)
@@ -284,7 +294,8 @@ def plot_halting(path: Path, histograms: dict[str, dict[str, list[int]]]) -> Pat
             hist = np.asarray(hist, dtype=float)
             xs = np.arange(1, len(hist) + 1) + (j - (len(sets) - 1) / 2) * width
             ax.bar(xs, hist / max(1.0, hist.sum()), width=width, label=name)
-        ax.set_xlabel("segment where the Q-head halts (last = never before M_max)")
+        ax.set_xticks(np.arange(1, max(len(h) for h in sets.values()) + 1))
+        ax.set_xlabel("Q-head halts after segment\n(the last bar: not before M_max)")
         ax.set_ylabel("share of puzzles")
         ax.set_title(variant)
         ax.legend(fontsize=7)

@@ -21,7 +21,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from reasoner.act import ACTState, Batch, act_train_segment
-from reasoner.config import PRESETS
+from reasoner.config import PRESETS, preset_config
 from reasoner.losses import act_loss
 from reasoner.model import HRM, count_parameters
 from reasoner.optim import AdamATan2
@@ -74,7 +74,7 @@ def main() -> int:
     puzzles, solutions = task.generate(args.batch_size, (40, 40), np.random.default_rng(0), progress=False)
     ex = task.examples_from_grids(puzzles, solutions)
     pool = Batch(torch.from_numpy(ex.inputs), torch.from_numpy(ex.labels), torch.from_numpy(ex.puzzle_ids))
-    cfg = PRESETS[args.preset](task.vocab_size, task.seq_len)
+    cfg = preset_config(args.preset, task.vocab_size, task.seq_len, **task.model_hints())
     rows = []
     for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
         torch.manual_seed(0)

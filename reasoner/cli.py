@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="solve every puzzle in this file (one per line)")
     parser.add_argument("--checkpoint", type=Path, help="weights to use (default: the shipped checkpoint for the size)")
     parser.add_argument("--segments", type=int, help="reasoning segments to run (default: the checkpoint's maximum)")
-    parser.add_argument("--act", action="store_true", help="stop each puzzle where the model's halting head says so")
+    parser.add_argument("--halting", choices=["act", "fixed"], default="act",
+                        help="act: take each answer where the model's halting head stops (default); "
+                             "fixed: after all --segments")
     parser.add_argument("--no-repair", action="store_true", help="report the HRM's own answer only; no repair or search")
     parser.add_argument("--json", action="store_true", help="print the full results as JSON lines")
     args = parser.parse_args(argv)
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             part = puzzles[start : start + chunk]
             try:
                 results += solve(part, checkpoint=args.checkpoint, segments=args.segments,
-                                 halting="act" if args.act else "fixed", repair=not args.no_repair)
+                                 halting=args.halting, repair=not args.no_repair)
             except PuzzleInputError as err:
                 # Batch errors count from 0 within the chunk; name the file line instead.
                 raise PuzzleInputError(_renumber(str(err), start, bool(args.file))) from None

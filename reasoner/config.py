@@ -127,38 +127,46 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(default=250, gt=0)
 
 
-def paper_27m(vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1) -> ModelConfig:
-    """The HRM paper's configuration (27.3M parameters for Sudoku; GPU-sized)."""
-    return ModelConfig(
-        vocab_size=vocab_size, seq_len=seq_len, num_puzzle_identifiers=num_puzzle_identifiers,
-        hidden_size=512, num_heads=8, expansion=4, mlp_multiple_of=256,
-        H_layers=4, L_layers=4, H_cycles=2, L_cycles=2,
-        pos_encoding="rope", halt_max_steps=16, halt_exploration_prob=0.1, loss="stablemax",
-    )
-
-
-def trm_paper(vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1) -> ModelConfig:
-    """TRM-Att (Jolicoeur-Martineau 2025): one 2-layer network, T=3, n=6, full last-cycle gradient."""
-    return ModelConfig(
-        vocab_size=vocab_size, seq_len=seq_len, num_puzzle_identifiers=num_puzzle_identifiers,
+# Named model shapes: plain field values on top of ModelConfig's defaults.
+PRESETS: dict[str, dict] = {
+    # The HRM paper's configuration (27,275,266 parameters for Sudoku; GPU-sized).
+    "paper-27m": dict(
+        hidden_size=512, num_heads=8, expansion=4, mlp_multiple_of=256, H_layers=4, L_layers=4,
+        H_cycles=2, L_cycles=2, pos_encoding="rope", halt_max_steps=16, loss="stablemax",
+    ),
+    # TRM-Att (Jolicoeur-Martineau 2025): one 2-layer network, T=3, n=6, last-cycle gradient.
+    "trm-paper": dict(
         hidden_size=512, num_heads=8, expansion=4, mlp_multiple_of=256, puzzle_emb_len=16,
         H_layers=2, L_layers=2, H_cycles=3, L_cycles=6, architecture="trm", gradient="last_cycle",
         pos_encoding="rope", halt_max_steps=16, act_continue_loss=False, loss="stablemax",
-    )
+    ),
+    # About 0.9M parameters: 9x9 Sudoku on two CPU cores. Grid-aware positions and softmax
+    # learned much faster than 1-D positions / stablemax here (docs/results.md).
+    "cpu-small": dict(pos_encoding="grid", loss="softmax"),
+    # Tens of thousands of parameters: 4x4 Sudoku in seconds, used by the tests.
+    "cpu-tiny": dict(
+        hidden_size=32, num_heads=2, expansion=2, mlp_multiple_of=16, H_layers=1, L_layers=1,
+        H_cycles=2, L_cycles=2, halt_max_steps=4, pos_encoding="grid", loss="softmax",
+    ),
+}
 
 
-def cpu_small(vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1) -> ModelConfig:
-    """About 1M parameters: trains 9x9 Sudoku on two CPU cores in tens of minutes."""
-    return ModelConfig(vocab_size=vocab_size, seq_len=seq_len, num_puzzle_identifiers=num_puzzle_identifiers)
+def preset_config(name: str, vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1, **overrides) -> ModelConfig:
+    """A preset for a task's vocabulary and length, with `overrides` (e.g. the task's grid geometry).
+
+    Grid positions need the grid's shape; without it the preset falls back to learned positions.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; available: {', '.join(sorted(PRESETS))}")
+    values = {**PRESETS[name], **overrides}
+    if values.get("pos_encoding") == "grid" and values.get("grid_shape") is None:
+        values["pos_encoding"] = "learned"
+    return ModelConfig(vocab_size=vocab_size, seq_len=seq_len, num_puzzle_identifiers=num_puzzle_identifiers, **values)
 
 
-def cpu_tiny(vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1) -> ModelConfig:
-    """A few tens of thousands of parameters: 4x4 Sudoku in seconds, used by the tests."""
-    return ModelConfig(
-        vocab_size=vocab_size, seq_len=seq_len, num_puzzle_identifiers=num_puzzle_identifiers,
-        hidden_size=32, num_heads=2, expansion=2, mlp_multiple_of=16,
-        H_layers=1, L_layers=1, H_cycles=2, L_cycles=2, halt_max_steps=4,
-    )
+def paper_27m(vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1, **overrides) -> ModelConfig:
+    return preset_config("paper-27m", vocab_size, seq_len, num_puzzle_identifiers, **overrides)
 
 
-PRESETS = {"paper-27m": paper_27m, "trm-paper": trm_paper, "cpu-small": cpu_small, "cpu-tiny": cpu_tiny}
+def cpu_tiny(vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1, **overrides) -> ModelConfig:
+    return preset_config("cpu-tiny", vocab_size, seq_len, num_puzzle_identifiers, **overrides)

@@ -3,7 +3,7 @@
 Pipeline per puzzle:
   1. parse and validate the input (typed errors for bad input, contradictory givens);
   2. the puzzle itself is analysed exactly (unique / several / no solution) by the verifier;
-  3. the HRM runs a fixed number of segments (or stops where its Q-head halts);
+  3. the HRM runs until its Q-head halts (or a fixed number of segments);
   4. the verifier checks the HRM's answer;
   5. if it fails: repair guided by the model — keep the confident, mutually consistent cells as
      extra givens and run the HRM again; if that fails too, a constraint-propagating search that
@@ -99,7 +99,7 @@ def solve(
     *,
     checkpoint: str | Path | None = None,
     segments: int | None = None,
-    halting: Literal["fixed", "act"] = "fixed",
+    halting: Literal["act", "fixed"] = "act",
     repair: bool = True,
     device: str | None = None,
     batch_size: int = 256,
@@ -109,8 +109,11 @@ def solve(
     `puzzles`: one puzzle (an 81-character string, 9 lines of text, a list of lists, an array) or a
     list of them / a 3-D array (then a list of results comes back, in order). Blanks are `.`, `0`
     or `_`. 4x4, 6x6 and 9x9 sudoku are recognised by their size.
-    `segments`: how many segments the HRM runs (default: the checkpoint's M_max). With
-    `halting="act"` each puzzle's answer is taken at the segment where the Q-head halts.
+    `segments`: how many segments the HRM runs at most (default: the checkpoint's M_max). With
+    `halting="act"` (default) each puzzle's answer is taken at the segment where the Q-head halts,
+    as the paper's ACT intends; `"fixed"` takes the answer after all `segments` (the reference's
+    evaluation convention). A model can halt early with a right answer and drift in segments
+    it was never trained to run, so "act" is the better default.
     `repair=False` returns the HRM's verdict alone (answer None when it was wrong).
     Raises PuzzleInputError (or its subclass ContradictoryPuzzleError) for unusable input.
     """

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .act import ACTState, Batch, act_train_segment
 from .checkpoint import CheckpointCard, load_train_state, save_checkpoint, save_train_state
-from .config import PRESETS, ModelConfig, TrainConfig
+from .config import PRESETS, ModelConfig, TrainConfig, preset_config
 from .evaluate import evaluate
 from .losses import act_loss
 from .model import HRM, count_parameters
@@ -77,10 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", default="cpu-small", choices=sorted(PRESETS), help="model size/shape (default: %(default)s)")
     parser.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
                         help="override a model config field, e.g. --model hidden_size=256 --model gradient=last_cycle")
-    parser.add_argument("--train-data", default="gen:count=2000,blanks=40",
-                        help="training puzzles: gen:count=N,blanks=A[-B] or file:PATH[start:end] (default: %(default)s)")
-    parser.add_argument("--val-data", default="gen:count=256,blanks=40",
-                        help="held-out puzzles, same syntax; any that also occur in the training data are dropped")
+    parser.add_argument("--train-data", help="training puzzles: gen:KEY=VALUE,... (sudoku: count=N,blanks=A[-B]; "
+                        "maze: count=N[,walls=A-B][,min_path=K]) or file:PATH[start:end] (default: the task's own)")
+    parser.add_argument("--val-data", help="held-out puzzles, same syntax; any that also occur in the training data "
+                        "are dropped (default: the task's own)")
     parser.add_argument("--no-augment", action="store_true", help="train on the puzzles exactly as given")
     parser.add_argument("--out", type=Path, required=True, help="run directory (state, log, checkpoints)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out (its saved config is used)")
@@ -112,8 +112,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def build_configs(args: argparse.Namespace, task: Task) -> tuple[ModelConfig, TrainConfig]:
-    model_cfg = PRESETS[args.preset](task.vocab_size, task.seq_len, task.num_puzzle_identifiers)
-    model_cfg = ModelConfig(**{**model_cfg.model_dump(), **task.model_hints(), **parse_overrides(args.model)})
+    model_cfg = preset_config(args.preset, task.vocab_size, task.seq_len, task.num_puzzle_identifiers,
+                              **{**task.model_hints(), **parse_overrides(args.model)})
     given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k) is not None}
     return model_cfg, TrainConfig(**given)
 
@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"error: invalid configuration:\n{err}")
         data_rng = np.random.default_rng(train_cfg.seed)
         try:
+            args.train_data = args.train_data or task.default_train_source
+            args.val_data = args.val_data or task.default_val_source
             train_pool = task.load_examples(args.train_data, data_rng, progress=progress)
             val = task.load_examples(args.val_data, np.random.default_rng(train_cfg.seed + 1_000_003), progress=progress)
         except (ValueError, FileNotFoundError) as err:

@@ -13,8 +13,7 @@ from reasoner.optim import EMA, AdamATan2, SignSGD, lr_factor
 
 
 def tiny(**overrides) -> ModelConfig:
-    base = cpu_tiny(vocab_size=6, seq_len=16).model_dump()
-    return ModelConfig(**{**base, **overrides})
+    return cpu_tiny(vocab_size=6, seq_len=16, **overrides)
 
 
 def random_batch(cfg: ModelConfig, batch: int = 4, seed: int = 0) -> Batch:

@@ -61,13 +61,15 @@ def test_repair_and_search_always_end_verified_and_record_the_path(untrained_che
 
 
 def test_result_fields_describe_the_run(untrained_checkpoint):
-    r = solve(PUZZLE4, checkpoint=untrained_checkpoint, segments=3)
+    r = solve(PUZZLE4, checkpoint=untrained_checkpoint, segments=3, halting="fixed")
     assert r.task == "sudoku-4x4" and r.segments_used == 3
     assert 1 <= r.halted_at <= 3
     assert np.array(r.confidence).shape == (4, 4)
     assert all(0 <= c <= 1 for row in r.confidence for c in row)
     assert np.array(r.model_answer).shape == (4, 4)
     assert r.answer_string() is not None and len(r.answer_string()) == 16
+    act = solve(PUZZLE4, checkpoint=untrained_checkpoint, segments=3)  # default: answer where ACT halts
+    assert act.segments_used == act.halted_at
 
 
 def test_accepts_strings_lists_and_arrays_single_and_batched(untrained_checkpoint):

@@ -48,6 +48,9 @@ class Task(ABC):
     vocab_size: int
     seq_len: int
     num_puzzle_identifiers: int = 1
+    # Data used when the user names none (`load_examples` source strings).
+    default_train_source: str
+    default_val_source: str
 
     @abstractmethod
     def spec(self) -> dict[str, Any]:

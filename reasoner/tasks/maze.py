@@ -38,8 +38,8 @@ DEFAULT_WALLS = (0.28, 0.45)  # Maze-Hard: 27.7%-45% walls
 # path reaches k*N cells hardly depends on N: ~23% reach 1.0N, ~5% 1.7N, ~1.5% 2N, and 30x30
 # never got near Maze-Hard's 110-147 cells (3.7N; best of 20,000 draws: 102 cells). So the bound
 # scales linearly, not with the area. 1.8N accepts ~3% of draws: 16 / 20 / 27 / 54 cells for
-# 9 / 11 / 15 / 30 and about 1 / 2 / 3.5 / 15 ms per maze on one core (vs 10 / 15 / 28 cells and
-# a 9x9 bound barely above the median path for round(110 * (N/30)**2)).
+# 9 / 11 / 15 / 30, measured 1.6 / 1.9 / 3.2 / 13 ms per maze on one (busy) core. The area rule
+# round(110 * (N/30)**2) would give 10 / 15 / 28: a 9x9 bound barely above the median path.
 MIN_PATH_PER_SIDE = 1.8
 # generate() gives up after this many draws in a row without an acceptable maze.
 GIVE_UP_AFTER = 200_000
@@ -75,6 +75,8 @@ def dihedral(grid: np.ndarray, k: int) -> np.ndarray:
 class MazeTask(Task):
     name = "maze"
     vocab_size = 6
+    default_train_source = "gen:count=5000"
+    default_val_source = "gen:count=256"
 
     def __init__(self, size: int = 30):
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3:
@@ -297,7 +299,8 @@ class MazeTask(Task):
             if answer_lines is not None:
                 verdict = maze_rules.check_maze_answer(line, answer_lines[i], side=self.size)
                 if not verdict.ok:
-                    raise PuzzleInputError(f"{where}: the answer file's maze is not a shortest path: " + "; ".join(verdict.reasons))
+                    reasons = "; ".join(verdict.reasons)
+                    raise PuzzleInputError(f"{where}: the answer file's maze is not a shortest path: {reasons}")
                 answer = answer_lines[i]
             else:
                 answer = maze_rules.label_maze(line, side=self.size)

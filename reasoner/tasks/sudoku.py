@@ -35,6 +35,9 @@ class SudokuTask(Task):
         self.size = box_rows * box_cols
         self.seq_len = self.size * self.size
         self.vocab_size = self.size + 2
+        blanks = {4: "6-10", 6: "14-22", 9: "30-55"}.get(self.size, f"{self.seq_len // 2}")
+        self.default_train_source = f"gen:count=5000,blanks={blanks}"
+        self.default_val_source = f"gen:count=256,blanks={blanks}"
 
     def spec(self) -> dict[str, Any]:
         return {"name": self.name, "box_rows": self.box_rows, "box_cols": self.box_cols}

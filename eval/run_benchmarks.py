@@ -1,0 +1,613 @@
+"""What the reasoner can do, on the shipped checkpoints, on this CPU, in minutes.
+
+    python eval/run_benchmarks.py --quick            # CI-sized: well under 2 minutes for the sudoku checkpoints
+    python eval/run_benchmarks.py                    # full: more puzzles, up to 32 test-time segments (~20 min)
+    python eval/run_benchmarks.py --sudoku-file ../shared/data/sudoku/sudoku_extreme_train_1k_subset.txt
+
+For every checkpoint `<checkpoint-dir>/<variant>.safetensors` (+ its JSON card) that exists:
+  * held-out test puzzles, generated with --seed (a seed sequence no training run uses), at a few
+    blank counts per size; for 4x4 (where random puzzles can coincide) the training set is rebuilt
+    from the card and exact repeats are dropped. --sudoku-file adds an outside puzzle set (rows the
+    card says were used for training or validation are left out);
+  * exact accuracy, cell accuracy (blank cells only, and all cells), where the ACT Q-head would
+    halt, accuracy at that step, latency at batch 1, batched throughput, parameters, training cost;
+  * inference-time scaling: exact accuracy against the number of test-time segments;
+  * baselines: the exact classical solver (verifiers.sudoku), and solve()'s verified paths
+    (HRM alone / HRM+repair / search) with search nodes with and without model guidance;
+  * how it reasons (eval/analysis.py): forward residuals of z_H and z_L per inner step,
+    participation ratio of z_H vs z_L (trained vs untrained), intermediate answers as PNG and GIF.
+A maze checkpoint (`maze*.safetensors`) is measured through the Task interface when the maze task
+exists. Output: markdown tables on stdout, `benchmarks.json` (every number and the exact
+configuration) and PNG/GIF pictures in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import sys
+import time
+import traceback
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import analysis  # eval/analysis.py, beside this file
+
+from reasoner.act import run_segments
+from reasoner.checkpoint import load_checkpoint
+from reasoner.evaluate import evaluate
+from reasoner.inference import CHECKPOINT_DIR, _run_model, _sudoku_variant, solve
+from reasoner.model import HRM
+from reasoner.tasks import TASKS, Examples, PuzzleInputError, SudokuTask
+from verifiers import sudoku as rules
+
+SUDOKU_VARIANTS = ["sudoku-4x4", "sudoku-6x6", "sudoku-9x9"]
+BLANK_LEVELS = {"sudoku-4x4": (6, 8, 10), "sudoku-6x6": (14, 18, 22), "sudoku-9x9": (40, 50, 55)}
+DEFAULT_SEED = 8675309
+EVAL_BATCH = 256
+# Training sets are rebuilt (to drop test puzzles that occur in them) only where repeats are
+# possible at all: 4x4 sudoku has just 288 solution grids; 6x6 has 28 million and 9x9 6.7e21.
+REBUILD_MAX_CELLS = 16
+FILE_SPEC = re.compile(r"file:(.*?)(?:\[(\d*):(\d*)\])?")
+
+
+@dataclass(frozen=True)
+class Profile:
+    puzzles: int  # generated test puzzles per difficulty
+    file_puzzles: int  # at most this many rows of --sudoku-file / --maze-file per size
+    segments: tuple[int, ...]  # test-time segment counts for the scaling curve
+    maze_puzzles: int  # maze test puzzles (a maze is 900 cells: ten times a sudoku's cost)
+    latency_puzzles: int  # puzzles timed one at a time
+    analysis_puzzles: int  # puzzles for residuals and participation ratio
+    picture_puzzles: int  # boards in the intermediate-answer pictures
+
+
+QUICK = Profile(puzzles=32, file_puzzles=64, segments=(1, 2, 4, 8), maze_puzzles=8, latency_puzzles=8, analysis_puzzles=16,
+                picture_puzzles=4)
+FULL = Profile(puzzles=256, file_puzzles=1000, segments=(1, 2, 4, 8, 16, 32), maze_puzzles=128, latency_puzzles=32,
+               analysis_puzzles=64, picture_puzzles=4)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python eval/run_benchmarks.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help=f"CI-sized run: {QUICK.puzzles} puzzles per difficulty, segments up to {max(QUICK.segments)} "
+                             f"(default: full, {FULL.puzzles} puzzles per difficulty, segments up to {max(FULL.segments)})")
+    parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR,
+                        help="folder with <variant>.safetensors + .json (default: %(default)s; env HRM_CHECKPOINT_DIR)")
+    parser.add_argument("--out", type=Path, default=Path("runs/benchmarks"),
+                        help="where benchmarks.json and the pictures go (default: %(default)s)")
+    parser.add_argument("--sudoku-file", type=Path,
+                        help="an outside sudoku set: one puzzle per line (16, 36 or 81 characters, '.' or 0 for blanks); "
+                             f"each line goes to the checkpoint of its size; at most {QUICK.file_puzzles} rows per size with "
+                             f"--quick, else {FULL.file_puzzles} (default: none)")
+    parser.add_argument("--sudoku-solutions", type=Path,
+                        help="solutions for --sudoku-file, line by line (default: <name>.solutions.txt beside it if present, "
+                             "else solved exactly; puzzles without a unique solution are skipped)")
+    parser.add_argument("--maze-file", type=Path,
+                        help="maze questions, one per line, read through the maze task (rows the card used for training "
+                             f"are left out; at most {QUICK.file_puzzles} rows with --quick, else {FULL.file_puzzles}) "
+                             "(default: the card's validation source, re-drawn with --seed)")
+    parser.add_argument("--maze-answers", type=Path,
+                        help="labelled answers for --maze-file, line by line (default: the task's own file reader, "
+                             "e.g. X_answer.txt beside X_question.txt, else labelled by BFS)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help="seed for the test puzzles; each set uses the seed sequence [seed, size, blanks], "
+                             "which no training run uses (default: %(default)s)")
+    parser.add_argument("--tasks", nargs="+", default=SUDOKU_VARIANTS + ["maze"], choices=SUDOKU_VARIANTS + ["maze"],
+                        metavar="TASK", help="which checkpoints to measure: %(choices)s (default: all)")
+    parser.add_argument("--puzzles", type=int,
+                        help=f"generated sudoku puzzles per difficulty, and maze test puzzles (default: {QUICK.puzzles} "
+                             f"sudoku / {QUICK.maze_puzzles} maze with --quick, else {FULL.puzzles} / {FULL.maze_puzzles})")
+    return parser
+
+
+# --------------------------------------------------------------------------------------------
+# Test data
+# --------------------------------------------------------------------------------------------
+
+
+def read_lines(path: Path, strip: bool = True) -> list[str]:
+    """Non-empty lines: the row numbering `file:PATH[a:b]` specs use. Mazes keep their spaces
+    (`strip=False`): a space is an open cell."""
+    lines = (ln.rstrip("\r") for ln in Path(path).read_text().split("\n"))
+    return [ln.strip() for ln in lines if ln.strip()] if strip else [ln for ln in lines if ln]
+
+
+def rows_seen_in_training(card, path: Path, total: int) -> tuple[np.ndarray, list[str]]:
+    """Boolean mask of rows of `path` that the card's training or validation data took, and notes."""
+    seen = np.zeros(total, dtype=bool)
+    notes = []
+    for key in ("train", "val"):
+        match = FILE_SPEC.fullmatch(str(card.data.get(key, "")))
+        if match and Path(match.group(1)).name == Path(path).name:
+            start = int(match.group(2) or 0) if match.group(2) is not None else 0
+            end = int(match.group(3)) if match.group(3) else total
+            seen[start:end] = True
+            notes.append(f"rows {start}:{end} of {Path(path).name} left out: the card's {key} data")
+    return seen, notes
+
+
+def generated_set(task: SudokuTask, blanks: int, count: int, seed: int, training_inputs: set[bytes] | None) -> dict:
+    rng = np.random.default_rng([seed, task.size, blanks])
+    puzzles, solutions = task.generate(count, (blanks, blanks), rng, progress=False)
+    dropped = None
+    if training_inputs is not None:
+        keep = np.array([task.encode(p).tobytes() not in training_inputs for p in puzzles], dtype=bool)
+        puzzles, solutions, dropped = puzzles[keep], solutions[keep], int((~keep).sum())
+    return {"name": f"{blanks} blanks", "source": f"generated, {blanks} blanks, seed sequence [{seed}, {task.size}, {blanks}]",
+            "puzzles": puzzles, "solutions": solutions, "dropped_as_training_repeats": dropped}
+
+
+def training_inputs(task: SudokuTask, card) -> tuple[set[bytes] | None, str]:
+    """The exact training puzzles (as token bytes), rebuilt from the card when repeats are possible."""
+    source = str(card.data.get("train", ""))
+    if task.seq_len > REBUILD_MAX_CELLS:
+        return None, f"no repeat check: {task.size}x{task.size} test puzzles practically never repeat training ones"
+    if not source.startswith("gen:") or card.train is None:
+        return None, f"no repeat check: training source {source!r} cannot be rebuilt here"
+    pool = task.load_examples(source, np.random.default_rng(card.train.seed), progress=False)
+    return {row.tobytes() for row in pool.inputs}, f"training set rebuilt from the card ({source}, seed {card.train.seed})"
+
+
+def external_sudoku_set(task: SudokuTask, variant: str, card, args, limit: int) -> tuple[dict | None, list[str]]:
+    """The rows of --sudoku-file that are this size, not used in training, with solutions."""
+    lines = read_lines(args.sudoku_file)
+    solution_file = args.sudoku_solutions or args.sudoku_file.with_name(args.sudoku_file.name.removesuffix(".txt") + ".solutions.txt")
+    sol_lines = read_lines(solution_file) if solution_file.is_file() else None
+    if sol_lines is not None and len(sol_lines) != len(lines):
+        raise ValueError(f"{solution_file} has {len(sol_lines)} lines, {args.sudoku_file} has {len(lines)}")
+    seen, notes = rows_seen_in_training(card, args.sudoku_file, len(lines))
+    puzzles, solutions, skipped = [], [], 0
+    for row, line in enumerate(lines):
+        if seen[row] or len(puzzles) >= limit:
+            continue
+        try:
+            if _sudoku_variant(line) != variant:
+                continue
+            puzzle = task.parse(line)
+        except PuzzleInputError:
+            skipped += 1
+            continue
+        if sol_lines is not None:
+            solution = task.parse(sol_lines[row])
+        else:
+            count, found, _ = rules.count_solutions(puzzle, task.box_rows, task.box_cols, limit=2)
+            if count != 1:
+                skipped += 1
+                continue
+            solution = np.asarray(found[0])
+        puzzles.append(puzzle)
+        solutions.append(solution)
+    if skipped:
+        notes.append(f"{skipped} rows of {args.sudoku_file.name} skipped (unreadable or no unique solution)")
+    if not puzzles:
+        if seen.any() or skipped:
+            notes.append(f"{args.sudoku_file.name}: no usable {variant} rows left")
+        return None, notes
+    source = f"{args.sudoku_file} (first {len(puzzles)} usable {variant} rows; solutions: " + (
+        str(solution_file) if sol_lines is not None else "exact solver") + ")"
+    return {"name": f"file {args.sudoku_file.name}", "source": source, "puzzles": np.stack(puzzles),
+            "solutions": np.stack(solutions), "dropped_as_training_repeats": int(seen.sum())}, notes
+
+
+# --------------------------------------------------------------------------------------------
+# Measurements shared by all tasks
+# --------------------------------------------------------------------------------------------
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return value, time.perf_counter() - start
+
+
+def accuracy_and_scaling(model: HRM, examples: Examples, segment_counts: tuple[int, ...]) -> dict:
+    """evaluate() at the checkpoint's M_max (headline numbers, ACT halting, throughput), plus the
+    scaling curve (a second evaluate() over more segments, only when the curve goes beyond M_max)."""
+    m_max = model.cfg.halt_max_steps
+    main, seconds = timed(evaluate, model, examples, segments=m_max, batch_size=EVAL_BATCH)
+    by_segment = main["exact_accuracy_by_segment"]
+    if max(segment_counts) > m_max:
+        by_segment = evaluate(model, examples, segments=max(segment_counts), batch_size=EVAL_BATCH)["exact_accuracy_by_segment"]
+    return {
+        "puzzles": len(examples),
+        "segments": m_max,
+        "exact_accuracy": main["exact_accuracy"],
+        "cell_accuracy_all_cells": main["token_accuracy"],
+        "mean_segments_used_act": main["mean_halt_step"],
+        "halt_histogram": main["halt_histogram"],
+        "exact_accuracy_at_act_halt": main["act_exact_accuracy"],
+        "exact_accuracy_by_segment": main["exact_accuracy_by_segment"],
+        "scaling": {str(s): by_segment[s - 1] for s in segment_counts},
+        "batched": {"puzzles": len(examples), "batch": min(len(examples), EVAL_BATCH), "segments": m_max, "seconds": seconds},
+    }
+
+
+def latency_batch1(model: HRM, inputs: torch.Tensor, segments: int) -> dict:
+    """Median and mean seconds for one puzzle at a time, `segments` segments each (after a warm-up)."""
+    ids = torch.zeros(1, dtype=torch.long)
+    run_segments(model, inputs[:1], ids, segments)
+    times = [timed(run_segments, model, row[None], ids, segments)[1] for row in inputs]
+    return {"puzzles": len(times), "segments": segments, "median_ms": 1000 * float(np.median(times)),
+            "mean_ms": 1000 * float(np.mean(times))}
+
+
+def throughput(sets: dict) -> dict:
+    """Puzzles per second over all evaluate() calls at M_max segments."""
+    puzzles = sum(s["batched"]["puzzles"] for s in sets.values())
+    seconds = sum(s["batched"]["seconds"] for s in sets.values())
+    batch = max(s["batched"]["batch"] for s in sets.values())
+    return {"puzzles_per_s": puzzles / max(seconds, 1e-9), "batch": batch, "puzzles": puzzles, "seconds": seconds}
+
+
+def final_answers(model: HRM, examples: Examples, segments: int) -> np.ndarray:
+    """Argmax tokens after `segments` segments [N, seq]."""
+    out = []
+    for start in range(0, len(examples), EVAL_BATCH):
+        part = examples.take(slice(start, start + EVAL_BATCH))
+        trace = run_segments(model, torch.from_numpy(part.inputs), torch.from_numpy(part.puzzle_ids), segments)
+        out.append(trace.probs[-1].argmax(-1).numpy())
+    return np.concatenate(out)
+
+
+def describe_card(path: Path, card) -> dict:
+    cfg = card.model
+    return {
+        "path": str(path), "parameters": card.parameters, "architecture": cfg.architecture,
+        "cycles": f"N={cfg.H_cycles} x T={cfg.L_cycles}", "hidden_size": cfg.hidden_size, "M_max": cfg.halt_max_steps,
+        "train_steps": card.steps, "train_cpu_hours": card.cpu_seconds / 3600, "train_wall_hours": card.wall_seconds / 3600,
+        "train_data": card.data.get("train"), "train_seed": card.seed,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Sudoku
+# --------------------------------------------------------------------------------------------
+
+
+def solve_paths(path: Path, task: SudokuTask, puzzles: np.ndarray, solutions: np.ndarray) -> dict:
+    """solve() with repair: which path verified each answer; the HRM's own first answers' cell accuracy."""
+    results, seconds = timed(solve, list(puzzles), checkpoint=path, device="cpu")
+    paths = Counter(r.path for r in results)
+    n = len(results)
+    first = np.stack([np.asarray(r.model_answer) for r in results])
+    blanks = puzzles == 0
+    return {
+        "shares": {p: paths[p] / n for p in ("hrm", "hrm+repair", "search", "none")},
+        "statuses": dict(Counter(r.status for r in results)),
+        "verified": sum(r.verified for r in results) / n,
+        "answers_equal_solution": float(np.mean([r.answer is not None and np.array_equal(r.answer, s) for r, s in zip(results, solutions)])),
+        "cell_accuracy_blank_cells": float((first == solutions)[blanks].mean()) if blanks.any() else 1.0,
+        "seconds_per_puzzle": seconds / n,
+    }
+
+
+def classical_and_guided_search(model: HRM, task: SudokuTask, puzzles: np.ndarray, solutions: np.ndarray) -> dict:
+    """The exact solver alone (time, nodes, accuracy), and the same search with the model's value order."""
+    br, bc, m_max = task.box_rows, task.box_cols, model.cfg.halt_max_steps
+    plain_nodes, guided_nodes, search_s, count_s, correct, unique = [], [], 0.0, 0.0, 0, 0
+    for start in range(0, len(puzzles), EVAL_BATCH):
+        chunk = puzzles[start : start + EVAL_BATCH]
+        _, probs, _ = _run_model(model, task, chunk, m_max, "fixed", "cpu")
+        for grid, p, solution in zip(chunk, probs, solutions[start : start + EVAL_BATCH]):
+            result, seconds = timed(rules.guided_search, grid, br, bc)
+            search_s += seconds
+            plain_nodes.append(result.nodes)
+            correct += np.array_equal(result.solution, solution)
+            (count, _, _), seconds = timed(rules.count_solutions, grid, br, bc, limit=2)
+            count_s += seconds
+            unique += count == 1
+            guided_nodes.append(rules.guided_search(grid, br, bc, value_scores=p).nodes)
+    n = len(puzzles)
+    return {
+        "classical": {
+            "solver": "verifiers.sudoku.guided_search without scores (exhaustive propagating DFS)",
+            "accuracy": correct / n, "accuracy_note": "100% by construction: the search is exact and exhaustive",
+            "ms_per_puzzle": 1000 * search_s / n, "uniqueness_check_ms_per_puzzle": 1000 * count_s / n,
+            "unique_share": unique / n, "nodes_mean": float(np.mean(plain_nodes)),
+        },
+        "search_nodes": {
+            "guided_mean": float(np.mean(guided_nodes)), "unguided_mean": float(np.mean(plain_nodes)),
+            "guided_median": float(np.median(guided_nodes)), "unguided_median": float(np.median(plain_nodes)),
+        },
+    }
+
+
+def measure_sudoku_set(model: HRM, task: SudokuTask, path: Path, data: dict, profile: Profile) -> dict:
+    puzzles, solutions = data["puzzles"], data["solutions"]
+    examples = task.examples_from_grids(puzzles, solutions)
+    result = {"source": data["source"], "dropped_as_training_repeats": data["dropped_as_training_repeats"],
+              "blanks_mean": float((puzzles == 0).sum((1, 2)).mean())}
+    result.update(accuracy_and_scaling(model, examples, profile.segments))
+    result["solve"] = solve_paths(path, task, puzzles, solutions)
+    result["cell_accuracy_blank_cells"] = result["solve"]["cell_accuracy_blank_cells"]
+    result.update(classical_and_guided_search(model, task, puzzles, solutions))
+    return result
+
+
+def reasoning_analysis(model: HRM, task: SudokuTask, card, data: dict, profile: Profile, seed: int, out: Path, variant: str) -> dict:
+    """Residuals and participation ratio (trained vs untrained), and the intermediate-answer pictures."""
+    m_max = model.cfg.halt_max_steps
+    puzzles = data["puzzles"][: profile.analysis_puzzles]
+    inputs = torch.from_numpy(np.stack([task.encode(p) for p in puzzles]))
+    ids = torch.zeros(len(puzzles), dtype=torch.long)
+    torch.manual_seed(seed)
+    untrained = HRM(card.model).eval()
+    result = {"puzzles": len(puzzles), "set": data["name"], "segments": m_max, "residuals": {}, "participation_ratio": {}}
+    for label, net in (("trained", model), ("untrained", untrained)):
+        record, carry = analysis.forward_residuals(net, inputs, ids, m_max)
+        result["residuals"][label] = {**record, "summary": analysis.summarize_residuals(record)}
+        result["participation_ratio"][label] = analysis.latent_participation(net, carry)
+
+    # Pictures: prefer puzzles the model gets wrong at first (so the frames show something happen).
+    shown_segments = min(m_max, 16)
+    answers = analysis.intermediate_answers(model, task, puzzles, shown_segments)
+    right = np.all(answers["digits"] == data["solutions"][: len(puzzles)][None], axis=(2, 3))  # [segments, B]
+    order = np.argsort(np.where(~right[0] & right[-1], 0, np.where(~right[0], 1, 2)), kind="stable")[: profile.picture_puzzles]
+    picked = {k: v[:, order] for k, v in answers.items()}
+    box = (task.box_rows, task.box_cols)
+    title = f"{variant}, {data['name']}"
+    png = analysis.save_intermediate_grid(out / f"intermediate_{variant}.png", puzzles[order], data["solutions"][order], picked, box, title)
+    gif = analysis.save_intermediate_gif(out / f"intermediate_{variant}.gif", puzzles[order], data["solutions"][order], picked, box, title)
+    result["pictures"] = {"png": str(png), "gif": str(gif), "puzzles": order.tolist(), "segments": shown_segments}
+    return result
+
+
+def bench_sudoku(variant: str, path: Path, args, profile: Profile) -> dict:
+    model, task, card = load_checkpoint(path)
+    assert isinstance(task, SudokuTask) and f"sudoku-{task.size}x{task.size}" == variant, f"{path} holds {task!r}"
+    seen, repeat_note = training_inputs(task, card)
+    count = args.puzzles or profile.puzzles
+    sets = [generated_set(task, blanks, count, args.seed, seen) for blanks in BLANK_LEVELS[variant]]
+    notes = [repeat_note]
+    if args.sudoku_file:
+        external, file_notes = external_sudoku_set(task, variant, card, args, profile.file_puzzles)
+        notes += file_notes
+        if external is not None:
+            sets.append(external)
+    report = {"checkpoint": describe_card(path, card), "notes": notes, "sets": {}}
+    for data in tqdm(sets, desc=f"{variant}: test sets", leave=False):
+        report["sets"][data["name"]] = measure_sudoku_set(model, task, path, data, profile)
+    middle = sets[len(BLANK_LEVELS[variant]) // 2]
+    inputs = torch.from_numpy(np.stack([task.encode(p) for p in middle["puzzles"][: profile.latency_puzzles]]))
+    report["speed"] = {"latency_batch1": latency_batch1(model, inputs, model.cfg.halt_max_steps) | {"set": middle["name"]},
+                       "throughput": throughput(report["sets"])}
+    report["analysis"] = reasoning_analysis(model, task, card, sets[len(BLANK_LEVELS[variant]) - 1], profile, args.seed,
+                                            args.out, variant)
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# Maze (through the Task interface only)
+# --------------------------------------------------------------------------------------------
+
+
+def row_ranges(keep: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) runs of True in a boolean mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], keep.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def encode_answer(task, text: str) -> np.ndarray:
+    """An answer line as tokens: through `parse` where the task accepts answers there, else `encode` directly."""
+    try:
+        return task.encode(task.parse(text))
+    except PuzzleInputError:
+        return task.encode(text)
+
+
+def maze_examples(task, card, args, count: int, limit: int) -> tuple[Examples, str, list[str]]:
+    """Maze test data through the Task interface: --maze-file (+ --maze-answers), else the card's validation source."""
+    rng = np.random.default_rng([args.seed, 7])
+    if args.maze_file is None:
+        source = str(card.data.get("val", ""))
+        kind = "re-drawn with --seed" if source.startswith("gen:") else "the validation rows named by the card"
+        examples = task.load_examples(source, rng, progress=False)
+        return examples.take(slice(0, count)), f"{source} ({kind})", []
+    lines = read_lines(args.maze_file, strip=False)
+    seen, notes = rows_seen_in_training(card, args.maze_file, len(lines))
+    keep = ~seen
+    keep[np.flatnonzero(keep)[limit:]] = False
+    if args.maze_answers:
+        answers = read_lines(args.maze_answers, strip=False)
+        if len(answers) != len(lines):
+            raise ValueError(f"{args.maze_answers} has {len(answers)} lines, {args.maze_file} has {len(lines)}")
+        rows = np.flatnonzero(keep)
+        inputs = np.stack([task.encode(task.parse(lines[r])) for r in rows])
+        labels = np.stack([encode_answer(task, answers[r]) for r in rows])
+        return Examples(inputs, labels, np.zeros(len(rows), dtype=np.int64)), f"{args.maze_file} + {args.maze_answers}", notes
+    parts = [task.load_examples(f"file:{args.maze_file}[{a}:{b}]", rng, progress=False) for a, b in row_ranges(keep)]
+    return Examples.concat(parts), f"{args.maze_file} (answers by the task's file reader)", notes
+
+
+def bench_maze(path: Path, args, profile: Profile) -> dict:
+    model, task, card = load_checkpoint(path)
+    examples, source, notes = maze_examples(task, card, args, args.puzzles or profile.maze_puzzles, profile.file_puzzles)
+    m_max = model.cfg.halt_max_steps
+    result = {"checkpoint": describe_card(path, card), "source": source, "notes": notes}
+    result.update(accuracy_and_scaling(model, examples, profile.segments))
+    answers = final_answers(model, examples, m_max)
+    ok = [bool(task.verify(task.decode(q), task.decode(a)).ok) for q, a in zip(examples.inputs, answers)]
+    result["exact_label_match"] = result["exact_accuracy"]
+    result["valid_shortest_path_rate"] = float(np.mean(ok))
+    inputs = torch.from_numpy(examples.inputs[: profile.latency_puzzles])
+    result["speed"] = {"latency_batch1": latency_batch1(model, inputs, m_max), "throughput": throughput({"all": result})}
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def md_table(title: str, headers: list[str], rows: list[list]) -> str:
+    lines = [f"### {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def halting_text(hist: list[int]) -> str:
+    return " ".join(f"{k + 1}:{c}" for k, c in enumerate(hist) if c)
+
+
+def markdown_report(report: dict) -> str:
+    sudoku = report["sudoku"]
+    parts = []
+    if sudoku:
+        parts.append(md_table("Checkpoints", ["variant", "parameters", "architecture", "M_max", "trained on", "steps", "CPU-hours"], [
+            [v, f"{r['checkpoint']['parameters']:,}", f"{r['checkpoint']['architecture']} {r['checkpoint']['cycles']}",
+             r["checkpoint"]["M_max"], r["checkpoint"]["train_data"], r["checkpoint"]["train_steps"],
+             f"{r['checkpoint']['train_cpu_hours']:.3f}"] for v, r in sudoku.items()]))
+        parts.append(md_table(
+            "Accuracy at M_max segments (cell accuracy: blank cells only / all cells incl. givens)",
+            ["variant", "test set", "n", "exact", "cells (blanks)", "cells (all)", "mean segs (ACT)", "ACT halts at seg:count", "exact at ACT halt"],
+            [[v, name, s["puzzles"], pct(s["exact_accuracy"]), pct(s["cell_accuracy_blank_cells"]), pct(s["cell_accuracy_all_cells"]),
+              f"{s['mean_segments_used_act']:.2f}", halting_text(s["halt_histogram"]), pct(s["exact_accuracy_at_act_halt"])]
+             for v, r in sudoku.items() for name, s in r["sets"].items()]))
+        counts = sorted({int(k) for r in sudoku.values() for s in r["sets"].values() for k in s["scaling"]})
+        parts.append(md_table("Inference-time scaling: exact accuracy vs test-time segments", ["variant", "test set"] + [str(c) for c in counts], [
+            [v, name] + [pct(s["scaling"].get(str(c))) for c in counts] for v, r in sudoku.items() for name, s in r["sets"].items()]))
+        speed_headers = ["variant", "latency batch 1 (median ms)", "throughput (puzzles/s)", "batch", "exact solver (ms/puzzle)",
+                         "solve() with repair (ms/puzzle)"]
+        parts.append(md_table("Speed (this machine; HRM at M_max segments)", speed_headers, [
+            [v, f"{r['speed']['latency_batch1']['median_ms']:.1f}", f"{r['speed']['throughput']['puzzles_per_s']:.1f}",
+             r["speed"]["throughput"]["batch"],
+             f"{np.mean([s['classical']['ms_per_puzzle'] for s in r['sets'].values()]):.2f}",
+             f"{1000 * np.mean([s['solve']['seconds_per_puzzle'] for s in r['sets'].values()]):.1f}"] for v, r in sudoku.items()]))
+        parts.append(md_table(
+            "Baselines: exact solver (100% by construction) and solve()'s verified paths",
+            ["variant", "test set", "exact solver", "HRM alone", "HRM+repair", "search", "unsolved", "search nodes guided", "unguided"],
+            [[v, name, pct(s["classical"]["accuracy"]), pct(s["solve"]["shares"]["hrm"]), pct(s["solve"]["shares"]["hrm+repair"]),
+              pct(s["solve"]["shares"]["search"]), pct(s["solve"]["shares"]["none"]), f"{s['search_nodes']['guided_mean']:.1f}",
+              f"{s['search_nodes']['unguided_mean']:.1f}"] for v, r in sudoku.items() for name, s in r["sets"].items()]))
+        rows = []
+        for v, r in sudoku.items():
+            a = r["analysis"]
+            pr, res = a["participation_ratio"], a["residuals"]["trained"]["summary"]
+            rows.append([v, a["set"], f"{pr['trained']['z_H']:.1f} / {pr['untrained']['z_H']:.1f}",
+                         f"{pr['trained']['z_L']:.1f} / {pr['untrained']['z_L']:.1f}",
+                         f"{res['z_L_first_step_of_cycle_mean']:.3f} -> {res['z_L_last_step_of_cycle_mean']:.3f}",
+                         f"{res['z_H_first_segment_mean']:.3f} -> {res['z_H_last_segment_mean']:.3f}"])
+        parts.append(md_table("How it reasons (participation ratio: trained / untrained; forward residuals of the trained model)", [
+            "variant", "set", "PR z_H", "PR z_L", "z_L residual: 1st -> last L-step of a cycle", "z_H residual: segment 1 -> last"], rows))
+    maze = report["maze"]
+    if maze.get("checkpoints"):
+        parts.append(md_table("Maze", ["variant", "source", "n", "exact label match", "valid shortest path", "mean segs (ACT)",
+                                       "latency batch 1 (ms)", "throughput (puzzles/s)"], [
+            [v, m["source"], m["puzzles"], pct(m["exact_label_match"]), pct(m["valid_shortest_path_rate"]),
+             f"{m['mean_segments_used_act']:.2f}", f"{m['speed']['latency_batch1']['median_ms']:.1f}",
+             f"{m['speed']['throughput']['puzzles_per_s']:.1f}"] for v, m in maze["checkpoints"].items()]))
+    else:
+        parts.append(f"maze: {maze['status']}\n")
+    if report["notes"]:
+        parts.append("notes:\n" + "\n".join(f"- {n}" for n in report["notes"]) + "\n")
+    return "\n".join(parts)
+
+
+def save_plots(report: dict, out: Path) -> dict:
+    sudoku = report["sudoku"]
+    if not sudoku:
+        return {}
+    curves = {v: {name: {int(k): acc for k, acc in s["scaling"].items()} for name, s in r["sets"].items()} for v, r in sudoku.items()}
+    files = {
+        "accuracy_vs_segments": analysis.plot_accuracy_vs_segments(out / "accuracy_vs_segments.png", curves,
+                                                                   {v: r["checkpoint"]["M_max"] for v, r in sudoku.items()}),
+        "residuals": analysis.plot_residuals(out / "residuals.png", {v: r["analysis"]["residuals"] for v, r in sudoku.items()}),
+        "halting": analysis.plot_halting(out / "halting.png", {v: {n: s["halt_histogram"] for n, s in r["sets"].items()}
+                                                               for v, r in sudoku.items()}),
+    }
+    for v, r in sudoku.items():
+        files[f"intermediate_{v}_png"] = r["analysis"]["pictures"]["png"]
+        files[f"intermediate_{v}_gif"] = r["analysis"]["pictures"]["gif"]
+    return {k: str(p) for k, p in files.items()}
+
+
+def configuration(args, argv: list[str] | None, profile: Profile) -> dict:
+    return {
+        "command": "python eval/run_benchmarks.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "mode": "quick" if args.quick else "full", "profile": asdict(profile), "seed": args.seed,
+        "blank_levels": {v: list(b) for v, b in BLANK_LEVELS.items()}, "tasks": args.tasks,
+        "checkpoint_dir": str(args.checkpoint_dir), "out": str(args.out),
+        "sudoku_file": str(args.sudoku_file) if args.sudoku_file else None,
+        "sudoku_solutions": str(args.sudoku_solutions) if args.sudoku_solutions else None,
+        "maze_file": str(args.maze_file) if args.maze_file else None,
+        "maze_answers": str(args.maze_answers) if args.maze_answers else None,
+        "torch_version": torch.__version__, "numpy_version": np.__version__, "python": sys.version.split()[0],
+        "torch_threads": torch.get_num_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "device": "cpu", "cpu_count": os.cpu_count(), "checkpoints": {},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    profile = QUICK if args.quick else FULL
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    started = time.perf_counter()
+    report = {"config": configuration(args, argv, profile), "sudoku": {}, "maze": {}, "notes": [], "errors": {}}
+
+    variants = [v for v in SUDOKU_VARIANTS if v in args.tasks]
+    for variant in tqdm(variants, desc="checkpoints"):
+        path = args.checkpoint_dir / f"{variant}.safetensors"
+        if not (path.is_file() and path.with_suffix(".json").is_file()):
+            report["notes"].append(f"{variant}: no checkpoint at {path}; skipped")
+            continue
+        try:
+            result = bench_sudoku(variant, path, args, profile)
+        except Exception as err:  # noqa: BLE001 -- one broken checkpoint must not stop the others
+            report["notes"].append(f"{variant}: failed ({type(err).__name__}: {err}); skipped")
+            report["errors"][variant] = traceback.format_exc()
+            continue
+        report["sudoku"][variant] = result
+        report["config"]["checkpoints"][variant] = {"path": str(path), "card": json.loads(path.with_suffix(".json").read_text())}
+        report["notes"] += [f"{variant}: {n}" for n in result["notes"]]
+
+    maze_paths = sorted(args.checkpoint_dir.glob("maze*.safetensors")) if "maze" in args.tasks else []
+    if "maze" not in args.tasks:
+        report["maze"] = {"status": "not requested"}
+    elif "maze" not in TASKS or not maze_paths:
+        reason = "" if "maze" in TASKS else " (reasoner.tasks has no maze task)"
+        report["maze"] = {"status": "no checkpoint yet" + reason}
+    else:
+        report["maze"] = {"status": "measured", "checkpoints": {}}
+        for path in maze_paths:
+            try:
+                result = bench_maze(path, args, profile)
+                report["maze"]["checkpoints"][path.stem] = result
+                report["notes"] += [f"{path.stem}: {n}" for n in result["notes"]]
+                report["config"]["checkpoints"][path.stem] = {"path": str(path), "card": json.loads(path.with_suffix(".json").read_text())}
+            except Exception as err:  # noqa: BLE001
+                report["notes"].append(f"{path.stem}: failed ({type(err).__name__}: {err}); skipped")
+                report["errors"][path.stem] = traceback.format_exc()
+        if not report["maze"]["checkpoints"]:
+            report["maze"]["status"] = "no usable checkpoint"
+
+    report["files"] = save_plots(report, args.out)
+    report["elapsed_seconds"] = time.perf_counter() - started
+    json_path = args.out / "benchmarks.json"
+    report["files"]["json"] = str(json_path)
+    json_path.write_text(json.dumps(report, indent=1, default=float) + "\n")
+    print(markdown_report(report))
+    print(f"{len(report['sudoku']) + len(report['maze'].get('checkpoints', {}))} checkpoints measured in "
+          f"{report['elapsed_seconds']:.0f} s; numbers in {json_path}, pictures in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""eval/run_benchmarks.py and eval/analysis.py: the step-by-step HRM loop, participation ratio, a --quick run."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from reasoner.act import run_segments
+from reasoner.checkpoint import CheckpointCard, save_checkpoint
+from reasoner.config import ModelConfig, cpu_tiny
+from reasoner.model import HRM
+from reasoner.tasks import SudokuTask, make_task
+from reasoner.train import main as train_main
+
+EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"
+sys.path.insert(0, str(EVAL_DIR))
+import analysis
+import run_benchmarks
+
+
+def tiny_model(architecture: str, seed: int = 0) -> HRM:
+    torch.manual_seed(seed)
+    base = cpu_tiny(vocab_size=6, seq_len=16).model_dump()
+    return HRM(ModelConfig(**{**base, "architecture": architecture})).eval()
+
+
+def random_inputs(batch: int = 3, seed: int = 1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(1, 6, (batch, 16), generator=g), torch.zeros(batch, dtype=torch.long)
+
+
+@pytest.mark.parametrize("architecture", ["hrm", "trm"])
+def test_step_by_step_segments_equal_the_models_forward_exactly(architecture):
+    model = tiny_model(architecture)
+    inputs, ids = random_inputs()
+    carry = stepped = model.initial_carry(len(inputs))
+    kinds = [kind for kind, _, _ in analysis.segment_steps(model, carry, inputs, ids)]
+    assert kinds == (["L"] * model.cfg.L_cycles + ["H"]) * model.cfg.H_cycles
+    for _ in range(3):  # the carry handed on between segments stays identical too
+        carry = model(carry, inputs, ids).carry
+        stepped = analysis.run_segment_by_steps(model, stepped, inputs, ids)
+        assert torch.equal(stepped.z_H, carry.z_H)
+        assert torch.equal(stepped.z_L, carry.z_L)
+
+
+def test_forward_residuals_cover_every_inner_step_and_end_where_run_segments_ends():
+    model = tiny_model("hrm")
+    inputs, ids = random_inputs()
+    segments = 3
+    record, final = analysis.forward_residuals(model, inputs, ids, segments)
+    cfg = model.cfg
+    assert len(record["z_H"]) == len(record["z_L"]) == segments * cfg.H_cycles * (cfg.L_cycles + 1)
+    kinds = np.array(record["kind"])
+    assert np.all(np.array(record["z_H"])[kinds == "L"] == 0)  # z_H only moves at H-steps
+    assert np.all(np.array(record["z_L"])[kinds == "H"] == 0)
+    assert np.all(np.array(record["z_L"])[kinds == "L"] > 0)
+    expected = run_segments(model, inputs, ids, segments, keep_carries=True).carries[-1]
+    assert torch.equal(final.z_H, expected.z_H)
+    summary = analysis.summarize_residuals(record)
+    assert all(np.isfinite(v) and v >= 0 for v in summary.values())
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_participation_ratio_of_isotropic_k_dimensional_data_is_k(k):
+    g = torch.Generator().manual_seed(k)
+    basis, _ = torch.linalg.qr(torch.randn(32, k, generator=g, dtype=torch.float64))
+    data = torch.randn(40_000, k, generator=g, dtype=torch.float64) @ basis.T * 3.0 + 5.0  # rotated, scaled, shifted
+    assert analysis.participation_ratio(data) == pytest.approx(k, rel=0.03)
+
+
+def test_participation_ratio_of_rank_one_data_is_one_and_accepts_numpy_and_extra_axes():
+    rng = np.random.default_rng(0)
+    direction = rng.normal(size=16)
+    data = rng.normal(size=(50, 20, 1)) * direction  # [puzzles, positions, dim]
+    assert analysis.participation_ratio(data) == pytest.approx(1.0, abs=1e-9)
+    two = np.stack([rng.normal(size=5000), 1e-3 * rng.normal(size=5000)], axis=1)
+    assert 1.0 < analysis.participation_ratio(two) < 1.01  # a nearly flat second direction adds almost nothing
+
+
+def save_untrained_maze_checkpoint(folder: Path, size: int = 7) -> Path:
+    """A small maze model with random weights: enough to run the maze section through the Task interface."""
+    task = make_task("maze", size=size)
+    cfg = ModelConfig(**{**cpu_tiny(task.vocab_size, task.seq_len).model_dump(), **task.model_hints()})
+    torch.manual_seed(0)
+    card = CheckpointCard(task=task.spec(), model=cfg, data={"train": "gen:count=64", "val": "gen:count=16"}, steps=1)
+    return save_checkpoint(HRM(cfg), folder / f"maze-{size}x{size}", card)
+
+
+def test_quick_run_end_to_end(tmp_path, capsys):
+    run = tmp_path / "run"
+    train_main(["--task", "sudoku-4x4", "--preset", "cpu-tiny", "--train-data", "gen:count=64,blanks=4-8",
+                "--val-data", "gen:count=16,blanks=4-8", "--steps", "30", "--eval-every", "30", "--batch-size", "32",
+                "--precision", "fp32", "--no-progress", "--out", str(run)])
+    ckpt = tmp_path / "checkpoints"
+    ckpt.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(run / f"best{suffix}", ckpt / f"sudoku-4x4{suffix}")
+    card = json.loads((run / "best.json").read_text())
+    save_untrained_maze_checkpoint(ckpt)
+    # An outside puzzle file without solutions (solved exactly), one unreadable row.
+    task = SudokuTask(2, 2)
+    puzzles, _ = task.generate(3, (8, 8), np.random.default_rng(99), progress=False)
+    outside = tmp_path / "outside.txt"
+    outside.write_text("\n".join([task.to_string(p) for p in puzzles] + ["12x4" * 4]) + "\n")
+
+    out = tmp_path / "bench"
+    assert run_benchmarks.main(["--quick", "--puzzles", "8", "--checkpoint-dir", str(ckpt), "--out", str(out),
+                                "--sudoku-file", str(outside), "--seed", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert "| sudoku-4x4 |" in printed and "Inference-time scaling" in printed and "Maze" in printed
+
+    report = json.loads((out / "benchmarks.json").read_text())
+    assert report["errors"] == {}
+    config = report["config"]
+    assert config["seed"] == 5 and config["mode"] == "quick" and config["torch_version"] == torch.__version__
+    assert config["checkpoints"]["sudoku-4x4"]["card"]["steps"] > 0
+    assert any("sudoku-6x6: no checkpoint" in n for n in report["notes"])
+    assert any("sudoku-9x9: no checkpoint" in n for n in report["notes"])
+
+    s4 = report["sudoku"]["sudoku-4x4"]
+    assert s4["checkpoint"]["parameters"] > 0 and s4["checkpoint"]["train_cpu_hours"] > 0
+    assert set(s4["sets"]) == {"6 blanks", "8 blanks", "10 blanks", "file outside.txt"}
+    assert s4["sets"]["file outside.txt"]["puzzles"] == 3
+    m_max = s4["checkpoint"]["M_max"]
+    for name, s in s4["sets"].items():
+        for key in ("exact_accuracy", "cell_accuracy_all_cells", "cell_accuracy_blank_cells", "exact_accuracy_at_act_halt"):
+            assert 0 <= s[key] <= 1, (name, key)
+        assert 1 <= s["mean_segments_used_act"] <= m_max
+        assert sum(s["halt_histogram"]) == s["puzzles"] and len(s["halt_histogram"]) == m_max
+        assert list(s["scaling"]) == ["1", "2", "4", "8"] and all(0 <= v <= 1 for v in s["scaling"].values())
+        assert s["scaling"][str(m_max)] == s["exact_accuracy"]
+        assert s["classical"]["accuracy"] == 1.0 and s["classical"]["ms_per_puzzle"] > 0
+        assert sum(s["solve"]["shares"].values()) == pytest.approx(1.0)
+        assert s["solve"]["answers_equal_solution"] == 1.0  # every puzzle ends verified and right
+        assert s["search_nodes"]["guided_mean"] >= 0 and s["search_nodes"]["unguided_mean"] >= 0
+    assert s4["speed"]["latency_batch1"]["median_ms"] > 0 and s4["speed"]["throughput"]["puzzles_per_s"] > 0
+
+    a = s4["analysis"]
+    steps = m_max * 2 * (2 + 1)  # cpu-tiny: N=2 cycles of T=2 L-steps + 1 H-step per segment
+    assert len(a["residuals"]["trained"]["z_L"]) == len(a["residuals"]["untrained"]["z_H"]) == steps
+    for label in ("trained", "untrained"):
+        for latent in ("z_H", "z_L"):
+            assert 1 <= a["participation_ratio"][label][latent] <= card["model"]["hidden_size"]
+
+    maze = report["maze"]["checkpoints"]["maze-7x7"]
+    assert maze["puzzles"] == 8 and "re-drawn with --seed" in maze["source"]
+    assert 0 <= maze["exact_label_match"] <= 1 and 0 <= maze["valid_shortest_path_rate"] <= 1
+    assert maze["valid_shortest_path_rate"] >= maze["exact_label_match"]  # an exact label always verifies
+
+    for name in ("accuracy_vs_segments.png", "residuals.png", "halting.png", "intermediate_sudoku-4x4.png",
+                 "intermediate_sudoku-4x4.gif", "benchmarks.json"):
+        assert (out / name).stat().st_size > 0, name
+    from PIL import Image
+
+    with Image.open(out / "intermediate_sudoku-4x4.gif") as gif:
+        assert gif.n_frames == min(m_max, 16)
+
+
+def test_missing_checkpoints_are_noted_not_fatal(tmp_path, capsys):
+    assert run_benchmarks.main(["--quick", "--checkpoint-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 0
+    printed = capsys.readouterr().out
+    assert "maze: no checkpoint yet" in printed
+    report = json.loads((tmp_path / "o" / "benchmarks.json").read_text())
+    assert report["sudoku"] == {} and len([n for n in report["notes"] if "no checkpoint" in n]) == 3
+
+
+def test_help_names_every_option_with_defaults(capsys):
+    with pytest.raises(SystemExit):
+        run_benchmarks.main(["--help"])
+    text = capsys.readouterr().out
+    for option in ("--quick", "--checkpoint-dir", "--out", "--sudoku-file", "--sudoku-solutions", "--maze-file",
+                   "--maze-answers", "--seed", "--tasks", "default"):
+        assert option in text
+
+
+def test_maze_files_are_read_through_the_task_and_training_rows_left_out(tmp_path):
+    ckpt = tmp_path / "checkpoints"
+    path = save_untrained_maze_checkpoint(ckpt)
+    card = json.loads(path.with_suffix(".json").read_text())
+    card["data"]["train"] = "file:elsewhere/mazes_question.txt[0:2]"  # the card says rows 0-1 were trained on
+    path.with_suffix(".json").write_text(json.dumps(card))
+    task = make_task("maze", size=7)
+    questions, answers = task.generate(5, np.random.default_rng(3), progress=False)
+    (tmp_path / "mazes_question.txt").write_text("\n".join(task.to_string(q) for q in questions) + "\n")
+    (tmp_path / "mazes_answer.txt").write_text("\n".join(task.to_string(a) for a in answers) + "\n")
+    for extra in ([], ["--maze-answers", str(tmp_path / "mazes_answer.txt")]):
+        out = tmp_path / f"out{len(extra)}"
+        run_benchmarks.main(["--quick", "--tasks", "maze", "--checkpoint-dir", str(ckpt), "--out", str(out),
+                             "--maze-file", str(tmp_path / "mazes_question.txt"), *extra])
+        report = json.loads((out / "benchmarks.json").read_text())
+        assert report["errors"] == {}
+        maze = report["maze"]["checkpoints"]["maze-7x7"]
+        assert maze["puzzles"] == 3  # rows 2, 3, 4
+        assert any("rows 0:2 of mazes_question.txt left out" in n for n in report["notes"])
+        assert 0 <= maze["valid_shortest_path_rate"] <= 1

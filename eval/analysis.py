@@ -196,10 +196,7 @@ def save_intermediate_grid(path: Path, puzzles, solutions, answers: dict, box: t
             halted = bool(answers["halt"][s, i])
             ax.set_xlabel(("solved" if ok else "") + (" | Q halts" if halted else ""), fontsize=6)
     fig.suptitle(title + "\nblack: givens; green/red: model digit right/wrong, faint = low confidence", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def save_intermediate_gif(path: Path, puzzles, solutions, answers: dict, box: tuple[int, int], title: str,
@@ -237,6 +234,13 @@ def _grid_of_axes(count: int, width: float = 4.2, height: float = 3.2):
     return fig, list(axes.flat)
 
 
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_accuracy_vs_segments(path: Path, curves: dict[str, dict[str, dict[int, float]]], trained_segments: dict[str, int]) -> Path:
     """curves[variant][set] = {segments: exact accuracy}; a dashed line marks the training M_max."""
     fig, axes = _grid_of_axes(len(curves))
@@ -253,10 +257,7 @@ def plot_accuracy_vs_segments(path: Path, curves: dict[str, dict[str, dict[int, 
         ax.set_ylabel("exact accuracy")
         ax.set_title(variant)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_residuals(path: Path, residuals: dict[str, dict[str, dict]]) -> Path:
@@ -279,10 +280,7 @@ def plot_residuals(path: Path, residuals: dict[str, dict[str, dict]]) -> Path:
         ax.set_ylabel("||z_t - z_{t-1}|| / ||z_{t-1}||")
         ax.set_title(variant)
         ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_halting(path: Path, histograms: dict[str, dict[str, list[int]]]) -> Path:
@@ -299,7 +297,4 @@ def plot_halting(path: Path, histograms: dict[str, dict[str, list[int]]]) -> Pat
         ax.set_ylabel("share of puzzles")
         ax.set_title(variant)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -63,7 +63,7 @@ FILE_SPEC = re.compile(r"file:(.*?)(?:\[(\d*):(\d*)\])?")
 @dataclass(frozen=True)
 class Profile:
     puzzles: int  # generated test puzzles per difficulty
-    file_puzzles: int  # at most this many rows of --sudoku-file / --maze-file per size
+    file_puzzles: int  # at most this many rows of --sudoku-file per size
     segments: tuple[int, ...]  # test-time segment counts for the scaling curve
     maze_puzzles: int  # maze test puzzles (a maze is 900 cells: ten times a sudoku's cost)
     latency_puzzles: int  # puzzles timed one at a time
@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "else solved exactly; puzzles without a unique solution are skipped)")
     parser.add_argument("--maze-file", type=Path,
                         help="maze questions, one per line, read through the maze task (rows the card used for training "
-                             f"are left out; at most {QUICK.file_puzzles} rows with --quick, else {FULL.file_puzzles}) "
+                             "are left out; the first --puzzles usable rows) "
                              "(default: the card's validation source, re-drawn with --seed)")
     parser.add_argument("--maze-answers", type=Path,
                         help="labelled answers for --maze-file, line by line (default: the task's own file reader, "
@@ -371,6 +371,8 @@ def bench_sudoku(variant: str, path: Path, args, profile: Profile) -> dict:
     seen, repeat_note = training_inputs(task, card)
     count = args.puzzles or profile.puzzles
     sets = [generated_set(task, blanks, count, args.seed, seen) for blanks in BLANK_LEVELS[variant]]
+    if seen is not None:
+        repeat_note += f"; {sum(d['dropped_as_training_repeats'] for d in sets)} test puzzles dropped as repeats of training puzzles"
     notes = [repeat_note]
     if args.sudoku_file:
         external, file_notes = external_sudoku_set(task, variant, card, args, profile.file_puzzles)
@@ -408,7 +410,7 @@ def encode_answer(task, text: str) -> np.ndarray:
         return task.encode(text)
 
 
-def maze_examples(task, card, args, count: int, limit: int) -> tuple[Examples, str, list[str]]:
+def maze_examples(task, card, args, count: int) -> tuple[Examples, str, list[str]]:
     """Maze test data through the Task interface: --maze-file (+ --maze-answers), else the card's validation source."""
     rng = np.random.default_rng([args.seed, 7])
     if args.maze_file is None:
@@ -419,7 +421,7 @@ def maze_examples(task, card, args, count: int, limit: int) -> tuple[Examples, s
     lines = read_lines(args.maze_file, strip=False)
     seen, notes = rows_seen_in_training(card, args.maze_file, len(lines))
     keep = ~seen
-    keep[np.flatnonzero(keep)[limit:]] = False
+    keep[np.flatnonzero(keep)[count:]] = False
     if args.maze_answers:
         answers = read_lines(args.maze_answers, strip=False)
         if len(answers) != len(lines):
@@ -434,7 +436,8 @@ def maze_examples(task, card, args, count: int, limit: int) -> tuple[Examples, s
 
 def bench_maze(path: Path, args, profile: Profile) -> dict:
     model, task, card = load_checkpoint(path)
-    examples, source, notes = maze_examples(task, card, args, args.puzzles or profile.maze_puzzles, profile.file_puzzles)
+    count = args.puzzles or profile.maze_puzzles
+    examples, source, notes = maze_examples(task, card, args, count)
     m_max = model.cfg.halt_max_steps
     result = {"checkpoint": describe_card(path, card), "source": source, "notes": notes}
     result.update(accuracy_and_scaling(model, examples, profile.segments))

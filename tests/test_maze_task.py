@@ -254,7 +254,7 @@ def test_file_errors_name_the_line(tmp_path):
 @pytest.mark.parametrize(
     "source, message",
     [
-        ("gen:count=5,blanks=40", r"unknown key\(s\) blanks; allowed keys are count, walls, min_path"),
+        ("gen:count=5,blanks=40", r"unknown key\(s\) blanks; allowed keys are count, min_path, walls"),
         ("gen:walls=0.3", "need count=N"),
         ("gen:count=five", "numbers expected"),
         ("gen:count=5,min_path", "need count=N"),

@@ -120,3 +120,18 @@ def test_loads_a_file_without_solutions_by_solving_it(tmp_path):
     path.write_text("53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79\n")
     examples = SudokuTask(3, 3).load_examples(f"file:{path}", np.random.default_rng(0))
     assert SudokuTask(3, 3).to_string(SudokuTask(3, 3).decode(examples.labels[0])).startswith("534678912")
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("gen:count=5", "need count=N,blanks"),
+        ("gen:count=5,blanks=40,size=9", "unknown key\\(s\\) size; allowed keys are blanks, count, unique"),
+        ("gen:count=five,blanks=40", "whole numbers"),
+        ("gen:count", "need count=N"),
+        ("http://example.org/puzzles", "unknown data source"),
+    ],
+)
+def test_bad_data_sources_are_explained(source, message):
+    with pytest.raises(ValueError, match=message):
+        SudokuTask(2, 2).load_examples(source, np.random.default_rng(0), progress=False)

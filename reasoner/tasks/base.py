@@ -8,8 +8,9 @@ training loop and inference API only ever see `Examples` (token arrays).
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,39 @@ class Examples:
     @staticmethod
     def concat(parts: list["Examples"]) -> "Examples":
         return Examples(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("inputs", "labels", "puzzle_ids")))
+
+
+@dataclass
+class DataSource:
+    """A parsed `load_examples` source string: `gen:KEY=VALUE,...` or `file:PATH[start:end]`."""
+
+    kind: str  # "gen" | "file"
+    options: dict[str, str] = field(default_factory=dict)  # gen
+    path: str | None = None  # file
+    rows: tuple[int, int] | None = None  # file: lines [start, end)
+
+
+def parse_source(source: str, allowed: set[str], required: set[str], usage: str) -> DataSource:
+    """Parse a source string; errors name the allowed keys and show `usage`."""
+    kind, _, rest = source.partition(":")
+    if kind == "gen":
+        items = [item for item in rest.split(",") if item]
+        if any("=" not in item for item in items):
+            raise ValueError(f"bad generator spec {source!r}: {usage}")
+        options = dict(item.split("=", 1) for item in items)
+        unknown = set(options) - allowed
+        if unknown:
+            raise ValueError(f"bad generator spec {source!r}: unknown key(s) {', '.join(sorted(unknown))}; "
+                             f"allowed keys are {', '.join(sorted(allowed))} ({usage})")
+        if not required <= set(options):
+            raise ValueError(f"bad generator spec {source!r}: {usage}")
+        return DataSource("gen", options=options)
+    if kind == "file":
+        match = re.fullmatch(r"(.*?)(?:\[(\d*):(\d*)\])?", rest)
+        path, start, end = match.group(1), match.group(2), match.group(3)
+        rows = None if start is None else (int(start or 0), int(end) if end else 10**12)
+        return DataSource("file", path=path, rows=rows)
+    raise ValueError(f"unknown data source {source!r}; use gen:... or file:PATH[start:end]")
 
 
 class Task(ABC):

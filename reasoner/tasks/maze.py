@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from verifiers import maze as maze_rules
 
-from .base import Examples, PuzzleInputError, Task
+from .base import Examples, PuzzleInputError, Task, parse_source
 
 WALL, OPEN, START, GOAL, PATH = maze_rules.WALL, maze_rules.OPEN, maze_rules.START, maze_rules.GOAL, maze_rules.PATH
 PAD_ID, WALL_ID, OPEN_ID, START_ID, GOAL_ID, PATH_ID = range(6)
@@ -317,21 +317,10 @@ class MazeTask(Task):
             file:PATH                                 a Maze-Hard style file (see load_file)
             file:PATH[0:900]                          lines 0..899 of it
         """
-        kind, _, rest = source.partition(":")
-        if kind == "gen":
-            usage = "need count=N[,walls=A[-B]][,min_path=K]"
-            items = [item for item in rest.split(",") if item]
-            if any("=" not in item for item in items):
-                raise ValueError(f"bad generator spec {source!r}: {usage}")
-            opts = dict(item.split("=", 1) for item in items)
-            unknown = set(opts) - {"count", "walls", "min_path"}
-            if unknown:
-                raise ValueError(
-                    f"bad generator spec {source!r}: unknown key(s) {', '.join(sorted(unknown))}; "
-                    f"allowed keys are count, walls, min_path ({usage})"
-                )
-            if "count" not in opts:
-                raise ValueError(f"bad generator spec {source!r}: {usage}")
+        usage = "need count=N[,walls=A[-B]][,min_path=K]"
+        spec = parse_source(source, {"count", "walls", "min_path"}, {"count"}, usage)
+        if spec.kind == "gen":
+            opts = spec.options
             try:
                 count = int(opts["count"])
                 lo, _, hi = opts.get("walls", f"{DEFAULT_WALLS[0]}-{DEFAULT_WALLS[1]}").partition("-")
@@ -342,15 +331,8 @@ class MazeTask(Task):
             if count < 1:
                 raise ValueError(f"bad generator spec {source!r}: count must be at least 1")
             questions, answers = self.generate(count, rng, walls, min_path, progress=progress)
-        elif kind == "file":
-            match = re.fullmatch(r"(.*?)(?:\[(\d*):(\d*)\])?", rest)
-            path, start, end = match.group(1), match.group(2), match.group(3)
-            rows = None
-            if start is not None:
-                rows = (int(start or 0), int(end) if end else 10**12)
-            questions, answers = self.load_file(path, rows)
         else:
-            raise ValueError(f"unknown data source {source!r}; use gen:... or file:...")
+            questions, answers = self.load_file(spec.path, spec.rows)
         return self.examples_from_grids(questions, answers)
 
     # -- verification -------------------------------------------------------------------------

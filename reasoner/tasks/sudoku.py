@@ -6,7 +6,6 @@ Every cell is supervised with the solution digit.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from tqdm.auto import tqdm
 
 from verifiers import sudoku as sudoku_rules
 
-from .base import Examples, PuzzleInputError, Task
+from .base import Examples, PuzzleInputError, Task, parse_source
 
 BLANK_CHARS = ".0_*?"
 SEPARATOR_CHARS = "|+-,;/\\"
@@ -241,25 +240,18 @@ class SudokuTask(Task):
             file:PATH                         a puzzle file (see load_file)
             file:PATH[0:900]                  lines 0..899 of it
         """
-        kind, _, rest = source.partition(":")
-        if kind == "gen":
-            opts = dict(item.split("=", 1) for item in rest.split(",") if item)
-            unknown = set(opts) - {"count", "blanks", "unique"}
-            if unknown or "count" not in opts or "blanks" not in opts:
-                raise ValueError(f"bad generator spec {source!r}: need count=N,blanks=A[-B][,unique=0|1]")
-            lo, _, hi = opts["blanks"].partition("-")
-            puzzles, solutions = self.generate(
-                int(opts["count"]), (int(lo), int(hi or lo)), rng, unique=opts.get("unique", "1") != "0", progress=progress
-            )
-        elif kind == "file":
-            match = re.fullmatch(r"(.*?)(?:\[(\d*):(\d*)\])?", rest)
-            path, start, end = match.group(1), match.group(2), match.group(3)
-            rows = None
-            if start is not None:
-                rows = (int(start or 0), int(end) if end else 10**12)
-            puzzles, solutions = self.load_file(path, rows)
+        spec = parse_source(source, {"count", "blanks", "unique"}, {"count", "blanks"},
+                            "need count=N,blanks=A[-B][,unique=0|1]")
+        if spec.kind == "gen":
+            lo, _, hi = spec.options["blanks"].partition("-")
+            try:
+                count, blanks = int(spec.options["count"]), (int(lo), int(hi or lo))
+            except ValueError:
+                raise ValueError(f"bad generator spec {source!r}: count and blanks must be whole numbers") from None
+            unique = spec.options.get("unique", "1") != "0"
+            puzzles, solutions = self.generate(count, blanks, rng, unique=unique, progress=progress)
         else:
-            raise ValueError(f"unknown data source {source!r}; use gen:... or file:...")
+            puzzles, solutions = self.load_file(spec.path, spec.rows)
         return self.examples_from_grids(puzzles, solutions)
 
     # -- verification -------------------------------------------------------------------------

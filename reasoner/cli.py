@@ -85,13 +85,20 @@ def main(argv: list[str] | None = None) -> int:
             print(result.answer_string() or result.status)
         else:
             task = SudokuTask(*{16: (2, 2), 36: (2, 3), 81: (3, 3)}[len(result.puzzle) ** 2])
-            print(f"status: {result.status} (verified: {result.verified}; produced by: {result.path}; "
-                  f"HRM alone right: {result.model_correct}; segments: {result.segments_used}, "
-                  f"Q-head would halt after {result.halted_at})")
+            produced_by = {"hrm": "the HRM alone", "hrm+repair": "the HRM after a model-guided repair",
+                           "search": "a search guided by the HRM's probabilities", "none": "nothing"}[result.path]
+            print(f"{result.status}: {'verified by the rule checker, ' if result.verified else 'no verified answer; '}"
+                  f"produced by {produced_by}")
+            print(f"HRM: {result.segments_used} segment(s), its halting head stopped after {result.halted_at}; "
+                  f"its own answer was {'right' if result.model_correct else 'wrong'}")
+            for error in result.model_errors[:5]:
+                print(f"  - {error}")
+            if len(result.model_errors) > 5:
+                print(f"  - ... {len(result.model_errors) - 5} more rule violations")
             if result.search_nodes:
-                print(f"guided search nodes: {result.search_nodes}")
-            for reason in result.reasons:
-                print(f"  - {reason}")
+                print(f"search nodes: {result.search_nodes}")
+            for note in result.notes:
+                print(f"note: {note}")
             if result.answer is not None:
                 print(task.format_grid(result.answer))
     return 0 if all(r.verified for r in results) else 1

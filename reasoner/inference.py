@@ -50,7 +50,8 @@ class SolveResult(BaseModel):
     segments_used: int
     halted_at: int  # segment after which the Q-head would have stopped
     search_nodes: int = 0  # branching nodes the guided search needed (path "search")
-    reasons: list[str] = []  # why the HRM's own answer was rejected, notes on the puzzle
+    model_errors: list[str] = []  # why the verifier rejected the HRM's own answer (empty if right)
+    notes: list[str] = []  # facts about the puzzle itself (no solution, several solutions)
     checkpoint: str
 
     def answer_string(self) -> str | None:
@@ -229,15 +230,15 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
     for i, grid in enumerate(grids):
         status_of_puzzle = verdicts[i].status
         answer, path, nodes = final[i] if final[i] is not None else (None, "none", 0)
-        reasons = list(rejected.get(i, []))
+        notes = []
         if status_of_puzzle is sudoku_rules.PuzzleStatus.NO_SOLUTION:
             status = "no_solution"
-            reasons.append("the puzzle has no solution")
+            notes.append("the puzzle has no solution")
         elif answer is None:
             status = "unsolved"
         elif status_of_puzzle is sudoku_rules.PuzzleStatus.MULTIPLE:
             status = "multiple_solutions"
-            reasons.append("the puzzle has more than one solution; the answer is one of them")
+            notes.append("the puzzle has more than one solution; the answer is one of them")
         else:
             status = "solved"
         results.append(SolveResult(
@@ -245,6 +246,7 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
             answer=None if answer is None else np.asarray(answer).tolist(), verified=answer is not None, path=path,
             model_answer=answers[i].tolist(), model_correct=i not in rejected,
             confidence=confidence[i].round(4).tolist(), segments_used=int(halt_step[i]) if halting == "act" else segments,
-            halted_at=int(halt_step[i]), search_nodes=nodes, reasons=reasons, checkpoint=ckpt,
+            halted_at=int(halt_step[i]), search_nodes=nodes,
+            model_errors=list(rejected.get(i, [])), notes=notes, checkpoint=ckpt,
         ))
     return results

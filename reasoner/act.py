@@ -87,7 +87,7 @@ def act_train_segment(
     segment limit below the config's M_max (a training ramp).
     """
     cfg = model.cfg
-    forward = forward or model
+    forward = model if forward is None else forward
     max_steps = min(max_steps or cfg.halt_max_steps, cfg.halt_max_steps)
     out = forward(state.carry, state.batch.inputs, state.batch.puzzle_ids)
     steps = state.steps + 1

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from .act import ACTState, Batch, act_train_segment
 from .checkpoint import CheckpointCard, load_train_state, save_checkpoint, save_train_state
 from .config import PRESETS, ModelConfig, TrainConfig, preset_config
-from .evaluate import evaluate
+from .evaluate import autocast, evaluate
 from .losses import act_loss
 from .model import HRM, count_parameters
 from .optim import EMA, AdamATan2, SignSGD, lr_factor
@@ -211,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
                  val_puzzle_ids=val.puzzle_ids)
 
     # ---------------------------------------------------------------- model and optimisers
-    accelerator = Accelerator(mixed_precision="bf16" if train_cfg.precision == "bf16" else "no")
+    # Mixed precision is our own autocast rather than accelerate's: accelerate fixes it once per
+    # process, and a process (a notebook, the tests) may train several models.
+    accelerator = Accelerator()
     device = accelerator.device
     torch.manual_seed(train_cfg.seed)
     model = HRM(model_cfg).to(device)
@@ -240,16 +242,18 @@ def main(argv: list[str] | None = None) -> int:
         act_state.carry.z_L.copy_(a["z_L"])
 
     core = model  # attributes (cfg, carries) live on the unwrapped module
-    forward_model, main_opt, sparse_opt = accelerator.prepare(model, main_opt, sparse_opt)
     if train_cfg.compile:
-        forward_model = torch.compile(forward_model)
+        # Only the transformer stacks: inductor cannot compile the sparse puzzle-embedding lookup.
+        for module in {id(m): m for m in (core.L_level, core.H_level)}.values():
+            module.compile()
+    forward_model, main_opt, sparse_opt = accelerator.prepare(model, main_opt, sparse_opt)
     sampler = Sampler(task, train_pool, sample_rng, augment=data_meta["augment"])
     if act_state is None:
         act_state = ACTState.empty(core, sampler.draw(train_cfg.batch_size).to(device))
 
     meta = {"task": task.spec(), "model": model_cfg.model_dump(), "train": train_cfg.model_dump(), "data": data_meta}
     command = "python -m reasoner.train " + shlex.join(argv if argv is not None else sys.argv[1:])
-    eval_dtype = torch.bfloat16 if train_cfg.precision == "bf16" else None
+    amp_dtype = torch.bfloat16 if train_cfg.precision == "bf16" else None
     log_file = (out / "log.jsonl").open("a")
 
     def log(record: dict) -> None:
@@ -259,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     def run_eval() -> dict:
         context = ema.applied(core) if ema is not None else contextlib.nullcontext(core)
         with context:
-            metrics = evaluate(core, val.take(slice(0, train_cfg.eval_size)), device=device, autocast_dtype=eval_dtype)
+            metrics = evaluate(core, val.take(slice(0, train_cfg.eval_size)), device=device, autocast_dtype=amp_dtype)
         core.train()
         return metrics
 
@@ -305,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                 group["lr"] = base * factor
 
         max_segments = segment_limit(step, train_cfg.segment_ramp_steps, model_cfg.halt_max_steps)
-        with accelerator.autocast():
+        with autocast(device, amp_dtype):
             seg = act_train_segment(core, act_state, act_gen, forward=forward_model, max_steps=max_segments)
             loss, parts = act_loss(seg.out.logits, act_state.batch.labels, seg.out.q_halt, seg.out.q_continue,
                                    seg.target_q_continue, model_cfg.loss)

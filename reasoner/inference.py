@@ -29,6 +29,7 @@ from .act import run_segments
 from .checkpoint import load_checkpoint
 from .model import HRM
 from .tasks import ContradictoryPuzzleError, PuzzleInputError, SudokuTask, Task
+from .tasks.sudoku import SEPARATOR_CHARS
 
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
 SUDOKU_SIZES = {16: "sudoku-4x4", 36: "sudoku-6x6", 81: "sudoku-9x9"}
@@ -67,10 +68,14 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _text_cells(text: str) -> int:
+    return sum(1 for ch in text if not (ch.isspace() or ch in SEPARATOR_CHARS))
+
+
 def _sudoku_variant(puzzle: Any) -> str:
     """Which sudoku size a single puzzle is, from its number of cells."""
     if isinstance(puzzle, str):
-        cells = sum(1 for ch in puzzle if not (ch.isspace() or ch in "|+-,;/\\"))
+        cells = _text_cells(puzzle)
     else:
         try:
             cells = np.asarray(puzzle).size
@@ -90,8 +95,19 @@ def _is_batch(puzzles: Any) -> bool:
         if not puzzles:
             raise PuzzleInputError("no puzzle given")
         first = puzzles[0]
-        return isinstance(first, str) or (isinstance(first, (list, tuple, np.ndarray)) and np.ndim(first) == 2)
+        if isinstance(first, str):
+            # n strings of n cells each (n = 4, 6, 9) are the rows of one grid, not n puzzles.
+            n = len(puzzles)
+            return not (n in (4, 6, 9) and all(isinstance(p, str) and _text_cells(p) == n for p in puzzles))
+        return isinstance(first, (list, tuple, np.ndarray)) and np.ndim(first) == 2
     raise PuzzleInputError(f"cannot read a puzzle from a {type(puzzles).__name__}")
+
+
+def _as_single(puzzle: Any) -> Any:
+    """Rows given as a list of strings become one text grid."""
+    if isinstance(puzzle, (list, tuple)) and puzzle and all(isinstance(p, str) for p in puzzle):
+        return "\n".join(puzzle)
+    return puzzle
 
 
 def solve(
@@ -121,7 +137,7 @@ def solve(
     if task != "sudoku":
         raise ValueError(f"unknown task {task!r}; available: sudoku")
     batch = _is_batch(puzzles)
-    items = list(puzzles) if batch else [puzzles]
+    items = list(puzzles) if batch else [_as_single(puzzles)]
     device = device or default_device()
 
     groups: dict[str, list[int]] = {}
@@ -140,8 +156,7 @@ def solve(
                 f"--out runs/{variant} --export {path}` or pass checkpoint=..."
             )
         model, task_obj, _ = _load(str(path), device)
-        assert isinstance(task_obj, SudokuTask)
-        if f"sudoku-{task_obj.size}x{task_obj.size}" != variant:
+        if not isinstance(task_obj, SudokuTask) or f"sudoku-{task_obj.size}x{task_obj.size}" != variant:
             raise PuzzleInputError(f"checkpoint {path} is for {task_obj!r}, the puzzle is a {variant}")
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]

@@ -84,6 +84,8 @@ def test_accepts_strings_lists_and_arrays_single_and_batched(untrained_checkpoin
     batch = solve(np.stack([grid, grid]), checkpoint=untrained_checkpoint)
     assert isinstance(batch, list) and len(batch) == 2 and batch[0].answer == from_text.answer
     assert len(solve([PUZZLE4, grid.tolist()], checkpoint=untrained_checkpoint)) == 2
+    rows = ["1..4", ".4..", "..2.", ".3.."]  # four row strings: one grid, not four puzzles
+    assert solve(rows, checkpoint=untrained_checkpoint).answer == from_text.answer
 
 
 def test_multiple_and_no_solution_puzzles_are_reported_honestly(untrained_checkpoint):

@@ -1,0 +1,131 @@
+"""`python -m orchestrator chat`: talk to the HRM reasoner from a terminal.  --help explains."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import DEFAULT_LLM_URL, DEFAULT_TRACE_PATH, Settings
+
+DESCRIPTION = """\
+Chat with the HRM reasoner. Solve, check, hint at, explain and generate sudoku (4x4, 6x6, 9x9).
+Every answer shown comes from the HRM (with repair or search when needed) and has passed the
+rule-based verifier; nothing unverified is ever printed as an answer.
+"""
+
+EPILOG = f"""\
+one message (prints the reply, exit status 0 if the request was carried out, 1 if not):
+  python -m orchestrator chat "solve this sudoku: 53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
+  python -m orchestrator chat "generate a 4x4 sudoku" --thread me
+  python -m orchestrator chat - < puzzle.txt             # the message from standard input
+
+interactive (no message): type messages, one per line; a grid pasted over several lines is read
+until it is complete or an empty line follows. 'quit', 'exit' or end of input (Ctrl-D) leaves.
+A thread remembers its puzzle: "give me a hint", "what is in row 3?", "check my answer: ...",
+"explain", "now a harder one" refer to earlier turns. In one-shot mode each run is a new process,
+so memory lasts for one message; use the REPL or the Python API (orchestrator.ask) for more.
+
+grids: one line of 16/36/81 cells or one row per line; blanks . 0 _ ; separators | + - and
+spaces are ignored; JSON arrays of arrays work too. Mazes (#, space, S, G) are read and checked,
+but no maze or ARC reasoner is shipped yet.
+
+language model: an OpenAI-compatible server (e.g. vLLM) at --llm-url (default {DEFAULT_LLM_URL},
+env HRM_LLM_URL) classifies requests, reads grids described in words (checked against your
+digits) and words explanations from the verifier's facts only. Without one, built-in rules do
+this, and the first reply of a thread says so.
+
+progress: each step of the graph (understand, extract, solve, verify, explain, reply, ...) is
+reported on standard error with its time; --quiet turns that off.
+
+trace: every request appends one JSON line (request id, thread id, steps and timings, model
+calls, verifier verdicts) to --trace (default ./{DEFAULT_TRACE_PATH}, env HRM_TRACE_PATH).
+
+environment: HRM_LLM_URL, HRM_LLM_MODEL, HRM_LLM_TIMEOUT, HRM_LLM_API_KEY, HRM_TRACE_PATH.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m orchestrator", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chat = commands.add_parser("chat", help="one message, or an interactive conversation", description=DESCRIPTION,
+                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    chat.add_argument("message", nargs="?", help="the message ('-' reads it from standard input); "
+                      "none starts the interactive mode")
+    chat.add_argument("--thread", default="cli", help="conversation thread id (default: cli)")
+    chat.add_argument("--llm-url", help=f"OpenAI-compatible base URL (default: {DEFAULT_LLM_URL} or HRM_LLM_URL)")
+    chat.add_argument("--model", help="model name to request (default: HRM_LLM_MODEL, else the server's first model)")
+    chat.add_argument("--no-llm", action="store_true", help="use the rule-based language layer only")
+    chat.add_argument("--timeout", type=float, help="seconds to wait for one model reply (default 30)")
+    chat.add_argument("--trace", type=Path, help=f"trace file (default: ./{DEFAULT_TRACE_PATH} or HRM_TRACE_PATH)")
+    chat.add_argument("--checkpoint", help="HRM weights to solve with (default: the shipped checkpoint per size)")
+    chat.add_argument("--json", action="store_true", help="print each reply as JSON (the Reply model) instead of text")
+    chat.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
+    return parser
+
+
+def _progress(event: str, node: str, ms: float | None) -> None:
+    if event == "start":
+        print(f"  {node} ...", end="", file=sys.stderr, flush=True)
+    else:
+        print(f" {ms:.0f} ms", file=sys.stderr, flush=True)
+
+
+def _print_reply(reply, as_json: bool) -> None:
+    print(reply.model_dump_json(indent=2) if as_json else reply.text, flush=True)
+
+
+def _repl(orch, args) -> int:
+    from .extract import extract_sudoku, is_grid_line
+
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("HRM chat. Paste a puzzle or ask something; 'quit' leaves.", file=sys.stderr)
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            return 0
+        if line.strip().lower() in ("quit", "exit", ":q"):
+            return 0
+        lines = [line]
+        # A grid pasted over several lines arrives one line at a time: keep reading until it is
+        # complete or an empty line ends it.
+        while is_grid_line(lines[-1]) and not extract_sudoku("\n".join(lines)).grids:
+            try:
+                more = input("...> " if interactive else "")
+            except EOFError:
+                break
+            if not more.strip():
+                break
+            lines.append(more)
+        message = "\n".join(lines)
+        if not message.strip():
+            continue
+        reply = orch.ask(message, args.thread, progress=None if args.quiet else _progress)
+        _print_reply(reply, args.json)
+        if interactive:
+            print(file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env(
+        llm_url="none" if args.no_llm else args.llm_url, llm_model=args.model, llm_timeout=args.timeout,
+        trace_path=args.trace, checkpoint=args.checkpoint,
+    )
+    from .api import Orchestrator  # after parsing, so --help answers without loading torch
+
+    orch = Orchestrator(settings)
+    try:
+        if args.message is None:
+            return _repl(orch, args)
+        message = sys.stdin.read() if args.message == "-" else args.message
+        reply = orch.ask(message, args.thread, progress=None if args.quiet else _progress)
+        _print_reply(reply, args.json)
+        return 0 if reply.ok else 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        orch.close()

@@ -1,0 +1,407 @@
+"""The language layer: what the user wants, a grid described in words, and explanations.
+
+Two implementations of the same three jobs:
+
+* rules (always there): keyword rules for the intent, template sentences for explanations, and
+  no transcription of grids described in words (the user is asked to paste the grid instead);
+* a language model behind an OpenAI-compatible server, used when one answers. Each of its calls
+  that fails (timeout, malformed JSON, a reply that breaks the schema or the grounding check)
+  falls back to the rules for that step, with a note for the user.
+
+Nothing here decides an answer: answers come only from a verified `SolveResult`. The model sees
+only the user's message (to classify or transcribe it) or the verifier's facts (to explain them),
+and what it writes is checked against those inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .extract import Grid, llm_grid_matches_text, looks_like_maze
+from .facts import CheckFacts, HintFacts, SolveFacts
+from .llm import LLMClient, LLMError
+
+Intent = Literal["solve", "check", "hint", "explain", "generate", "lookup", "other"]
+TaskName = Literal["sudoku", "maze", "arc", "none"]
+
+
+# --------------------------------------------------------------------------------------------
+# Structured outputs (the JSON schemas sent to the model are built from these)
+# --------------------------------------------------------------------------------------------
+
+
+class Understanding(BaseModel):
+    """What one chat message asks for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    intent: Intent = Field(description="solve: solve a puzzle; check: check the user's answer; hint: reveal one "
+                           "cell; explain: explain the last result; generate: make a new puzzle (also 'a harder "
+                           "one'); lookup: a question about a row/column/cell of the current puzzle; other")
+    task: TaskName = Field(description="the puzzle type the message is about, 'none' if it names none")
+
+
+class Transcription(BaseModel):
+    """A sudoku grid the user described in words, row by row: digits, '.' for blanks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: Literal[4, 6, 9]
+    rows: list[str] = Field(description="one string per row, one character per cell: a digit or '.'")
+
+
+class Explanation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=1200)
+
+
+# --------------------------------------------------------------------------------------------
+# Rules
+# --------------------------------------------------------------------------------------------
+
+# Requests to tamper with the puzzle or the checking. They are never obeyed (givens come only
+# from the grid the user pasted, answers only from the verifier); spotting them lets the reply
+# say so instead of silently ignoring them.
+_INJECTION = re.compile(
+    r"ignore (?:all |the |any |previous |prior |your )*(?:rules|instructions|constraints|verifier)"
+    r"|(?:skip|disable|bypass|turn off|without) (?:the )?(?:verif\w*|check\w*|validation)"
+    r"|don'?t (?:verify|check)|no need to (?:verify|check)"
+    r"|(?:change|modify|replace|alter|overwrite) (?:the |a |one of the )?givens?"
+    r"|\bset (?:row|column|col|cell|box|r\d)\b"
+    r"|(?:pretend|assume|just say) (?:it|that|the answer)",
+    re.IGNORECASE,
+)
+_CHECK = re.compile(r"\bcheck\b|\bverify (?:my|this)\b|\bis (?:this|my|it) (?:answer |solution )?(?:right|correct|valid)\b"
+                    r"|\bdid i (?:get it|solve it)\b|\bmy (?:answer|solution)\b", re.IGNORECASE)
+_HINT = re.compile(r"\bhint\b|\bclue\b|\bnext (?:step|move|cell)\b|\bstuck\b|\bone cell\b", re.IGNORECASE)
+_GENERATE = re.compile(r"\b(?:generate|create|make|give me|new|another)\b[^.?!]*\b(?:puzzle|sudoku|one|grid|game)\b"
+                       r"|\b(?:harder|easier|more difficult|simpler)\b", re.IGNORECASE)
+_EXPLAIN = re.compile(r"\bexplain\b|\bwhy\b|\bhow did (?:you|it)\b|\bhow was\b|\bhow sure\b", re.IGNORECASE)
+_LOOKUP = re.compile(r"\bwhat(?:'s| is| was)? (?:in|at|on)\b|\b(?:row|column|col) \d\b|\br\d\s*c\d\b|\bcell\b",
+                     re.IGNORECASE)
+_SOLVE = re.compile(r"\bsolve\b|\bsolution\b|\banswer\b|\bfill (?:it|in)\b|\bfinish\b", re.IGNORECASE)
+_MAZE = re.compile(r"\bmazes?\b|\blabyrinth\b", re.IGNORECASE)
+_ARC = re.compile(r"\barc\b|\babstraction and reasoning\b|\barc-agi\b", re.IGNORECASE)
+_SUDOKU = re.compile(r"\bsudokus?\b", re.IGNORECASE)
+
+
+def is_injection(message: str) -> bool:
+    return bool(_INJECTION.search(message))
+
+
+def rule_task(message: str, has_sudoku_grid: bool, thread_task: str | None) -> TaskName:
+    if _ARC.search(message):
+        return "arc"
+    if _MAZE.search(message) or looks_like_maze(message):
+        return "maze"
+    if _SUDOKU.search(message) or has_sudoku_grid:
+        return "sudoku"
+    return thread_task or "none"  # "row 3?" is about the thread's puzzle
+
+
+def rule_understand(message: str, has_sudoku_grid: bool, thread_task: str | None) -> Understanding:
+    """Keyword rules. A pasted grid makes "solve" the default; without one the message is a
+    follow-up about the thread's puzzle ("a harder one", "what is in row 3?")."""
+    task = rule_task(message, has_sudoku_grid, thread_task)
+    if _CHECK.search(message):
+        intent = "check"
+    elif _HINT.search(message):
+        intent = "hint"
+    elif has_sudoku_grid:
+        intent = "explain" if _EXPLAIN.search(message) and not _SOLVE.search(message) else "solve"
+    elif _GENERATE.search(message):
+        intent = "generate"
+    elif _EXPLAIN.search(message):
+        intent = "explain"
+    elif _LOOKUP.search(message) and not is_injection(message):
+        intent = "lookup"
+    elif _SOLVE.search(message) or (task in ("maze", "arc") and looks_like_maze(message)):
+        intent = "solve"
+    else:
+        intent = "other"
+        task = rule_task(message, has_sudoku_grid, None)  # "hello" is about no puzzle
+    return Understanding(intent=intent, task=task)
+
+
+# -- details the rules read for every layer (the model is not asked for them) ----------------
+
+_SIZE = re.compile(r"\b([469])\s*[x×by ]+\s*\1\b", re.IGNORECASE)
+_LEVELS = ("easy", "medium", "hard")
+
+
+def requested_size(message: str) -> int | None:
+    match = _SIZE.search(message)
+    return int(match.group(1)) if match else None
+
+
+def requested_level(message: str, previous: int | None) -> tuple[int, str | None]:
+    """Difficulty 0..2 for a generated puzzle, and a note when "harder"/"easier" cannot go further."""
+    text = message.lower()
+    base = 1 if previous is None else previous
+    if re.search(r"\bharder\b|\bmore difficult\b", text):
+        if base >= 2:
+            return 2, "That was already the hardest level I generate; here is another hard one."
+        return base + 1, None
+    if re.search(r"\beasier\b|\bsimpler\b", text):
+        if base <= 0:
+            return 0, "That was already the easiest level I generate; here is another easy one."
+        return base - 1, None
+    for level, word in enumerate(_LEVELS):
+        if re.search(rf"\b{word}\b", text):
+            return level, None
+    return base, None
+
+
+class CellRef(BaseModel):
+    kind: Literal["row", "column", "box", "cell"]
+    row: int | None = None  # 1-based
+    col: int | None = None
+    box: int | None = None
+
+
+_CELL_REF = [
+    (re.compile(r"\br(\d)\s*c(\d)\b", re.IGNORECASE), "cell"),
+    (re.compile(r"\brow (\d)\D{1,12}?col(?:umn)? (\d)\b", re.IGNORECASE), "cell"),
+    (re.compile(r"\(\s*(\d)\s*,\s*(\d)\s*\)"), "cell"),
+    (re.compile(r"\brow (\d)\b", re.IGNORECASE), "row"),
+    (re.compile(r"\bcol(?:umn)? (\d)\b", re.IGNORECASE), "column"),
+    (re.compile(r"\bbox (\d)\b", re.IGNORECASE), "box"),
+]
+
+
+def cell_reference(message: str) -> CellRef | None:
+    """'row 3', 'column 2', 'box 4', 'r3c4', 'row 3 column 4', '(3,4)': all 1-based."""
+    for pattern, kind in _CELL_REF:
+        match = pattern.search(message)
+        if not match:
+            continue
+        a = int(match.group(1))
+        if kind == "cell":
+            return CellRef(kind="cell", row=a, col=int(match.group(2)))
+        if kind == "row":
+            return CellRef(kind="row", row=a)
+        if kind == "column":
+            return CellRef(kind="column", col=a)
+        return CellRef(kind="box", box=a)
+    return None
+
+
+# -- templates ----------------------------------------------------------------------------------
+
+
+def _cells(cells, limit: int = 12) -> str:
+    """1-based cells as r3c4, cut after `limit` so a badly wrong answer still gets a short reply
+    (the full lists are in `Reply.check`)."""
+    shown = ", ".join(f"r{r}c{c}" for r, c in cells[:limit])
+    return shown + (f" and {len(cells) - limit} more" if len(cells) > limit else "")
+
+
+def template_solve_explanation(f: SolveFacts) -> str:
+    if f.status == "no_solution":
+        return ("The verifier proved that this puzzle has no solution: the givens do not clash directly, "
+                "but no way of filling the blanks satisfies every row, column and box. So there is no answer to show.")
+    if not f.verified:
+        return "No answer passed the verifier, so I show none rather than an unchecked one."
+    parts = [(f"The verifier checked the answer: it keeps all {f.givens} givens and every row, column and box "
+              "holds each digit exactly once.")]
+    if f.status == "multiple_solutions":
+        parts.append("This puzzle has more than one solution; the answer shown is one of them.")
+    if f.path == "hrm":
+        parts.append(f"The HRM found it on its own in {f.segments_used} reasoning segment"
+                     f"{'s' if f.segments_used != 1 else ''}.")
+        if f.least_confident and min(c.confidence_percent for c in f.least_confident) >= 99:
+            parts.append("It was at least 99% sure of every cell it filled.")
+        elif f.least_confident:
+            worst = ", ".join(f"r{c.row}c{c.col} ({c.digit}, {c.confidence_percent}%)" for c in f.least_confident)
+            parts.append(f"The cells it was least sure about: {worst}.")
+    elif f.path == "hrm+repair":
+        parts.append("The HRM's first answer failed the verifier; rerun with its most confident, mutually "
+                     "consistent cells fixed, it produced the answer that passed.")
+    elif f.path == "search":
+        parts.append(f"The HRM's answers failed the verifier, so an exhaustive search guided by its "
+                     f"probabilities found the answer ({f.search_nodes} branching steps).")
+    return " ".join(parts)
+
+
+def template_hint(h: HintFacts) -> str:
+    cell = f"row {h.row}, column {h.col}"
+    if h.technique == "naked_single":
+        used = sorted(set(h.row_digits) | set(h.col_digits) | set(h.box_digits))
+        return (f"Hint: {cell} must be {h.digit}. Its row already has {_digits(h.row_digits)}, its column "
+                f"{_digits(h.col_digits)} and its box {_digits(h.box_digits)}; together that rules out "
+                f"{_digits(used)}, so {h.digit} is the only digit left for this cell.")
+    if h.technique == "hidden_single":
+        return (f"Hint: {cell} must be {h.digit}. In {h.unit}, {h.digit} is still missing and every other "
+                f"open cell of {h.unit} already sees a {h.digit} in its row, column or box, so this is the only place for it.")
+    return (f"Hint: {cell} is {h.digit}. No single-step rule forces a cell here (this cell still allows "
+            f"{_digits(h.candidates)}); the digit comes from the verified solution.")
+
+
+def _digits(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values) if values else "no digits"
+
+
+def template_check(f: CheckFacts) -> str:
+    if f.ok:
+        where = "keeps every given and " if f.puzzle_known else ""
+        return f"Your answer is correct: it {where}has each digit exactly once in every row, column and box."
+    parts = ["Your answer is not a correct solution yet."]
+    if f.changed_givens:
+        parts.append(f"Givens were changed at {_cells(f.changed_givens)}.")
+    if f.wrong:
+        parts.append(f"Wrong digits (they differ from the puzzle's only solution): {_cells(f.wrong)}.")
+    if f.conflicts:
+        parts.append(f"Cells in a row, column or box that holds the same digit twice: {_cells(f.conflicts)}.")
+    if f.empty:
+        parts.append(f"Still empty: {_cells(f.empty)}.")
+    if not f.puzzle_known:
+        parts.append("(There is no puzzle in this conversation yet, so I checked the rules only, not the givens.)")
+    return " ".join(parts)
+
+
+HELP_TEXT = (
+    "I solve, check and explain sudoku (4x4, 6x6, 9x9) with the HRM reasoner; every answer I show is "
+    "checked by a rule-based verifier. Try:\n"
+    "  solve this sudoku: 53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79\n"
+    "  give me a hint / check my answer: <grid> / explain / what is in row 3? / generate a 4x4 sudoku / a harder one\n"
+    "Grids may be one line or one row per line; blanks are . 0 or _; | + - separators and JSON arrays work too."
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The layer the graph talks to
+# --------------------------------------------------------------------------------------------
+
+_UNDERSTAND_PROMPT = (
+    "You route messages for a puzzle assistant that solves sudoku (4x4, 6x6, 9x9) with a verified solver. "
+    "Classify the user's latest message. Reply with JSON only. Context about the conversation: {context}"
+)
+_TRANSCRIBE_PROMPT = (
+    "The user describes a sudoku grid in words. Copy it into rows of digits with '.' for blank cells. "
+    "Use ONLY digits the user wrote, in the order written; never add, guess or solve a cell. Reply with JSON only."
+)
+_EXPLAIN_PROMPT = (
+    "You explain a verified puzzle result to a user in 2-4 plain sentences. Use ONLY the facts in the JSON "
+    "the user gives you; do not mention any digit, cell, number or claim that is not in those facts, and never "
+    "write out a grid. Reply with JSON only: {\"text\": \"...\"}."
+)
+
+
+class ModelCall(BaseModel):
+    """One request to the language model, for the trace."""
+
+    purpose: str
+    model: str | None
+    ms: float
+    ok: bool
+    error: str | None = None
+
+
+class LanguageLayer:
+    """Rules, plus a language model when `llm` is given and reachable."""
+
+    def __init__(self, llm: LLMClient | None):
+        self.llm = llm
+        self.calls: list[ModelCall] = []  # this turn's model calls
+        self.notes: list[str] = []  # this turn's fallback notes for the user
+        # After a timeout or a lost connection the rest of the turn goes without the model, so
+        # one slow server costs the user one timeout, not one per step.
+        self._gave_up = False
+
+    @property
+    def uses_model(self) -> bool:
+        return self.llm is not None
+
+    def _call(self, purpose: str, messages: list[dict], schema, max_tokens: int,
+              fallback: str = " I used the built-in rules for this step."):
+        """One model call, recorded; on failure a note and None (the caller falls back)."""
+        if self._gave_up:
+            return None
+        start = time.perf_counter()
+        try:
+            value = self.llm.chat_json(messages, schema, max_tokens=max_tokens)
+        except LLMError as err:
+            self.calls.append(ModelCall(purpose=purpose, model=self.llm.model, ms=_ms(start), ok=False,
+                                        error=f"{err.kind}: {err}"))
+            self.notes.append(f"Note: the language model's {purpose} could not be used ({err}).{fallback}")
+            self._gave_up = err.kind in ("timeout", "unreachable")
+            return None
+        self.calls.append(ModelCall(purpose=purpose, model=self.llm.model, ms=_ms(start), ok=True))
+        return value
+
+    def understand(self, message: str, has_sudoku_grid: bool, thread_task: str | None, context: str) -> Understanding:
+        rules = rule_understand(message, has_sudoku_grid, thread_task)
+        if not self.uses_model:
+            return rules
+        messages = [{"role": "system", "content": _UNDERSTAND_PROMPT.format(context=context)},
+                    {"role": "user", "content": message}]
+        got = self._call("intent classification", messages, Understanding, max_tokens=60)
+        if got is None:
+            return rules
+        # The model only helps where the keyword rules have nothing to go on.
+        intent = rules.intent if got.intent == "other" and rules.intent != "other" else got.intent
+        # A sudoku grid that code found settles the task, whatever the model thinks.
+        task = "sudoku" if has_sudoku_grid else (got.task if got.task != "none" else rules.task)
+        return Understanding(intent=intent, task=task)
+
+    def transcribe(self, message: str) -> tuple[Grid | None, str | None]:
+        """A grid described in words, via the model, accepted only if its givens are the user's
+        own digits in order. Returns (grid, None) or (None, why not)."""
+        if not self.uses_model:
+            return None, "reading a grid described in words needs the language model, which is not available"
+        messages = [{"role": "system", "content": _TRANSCRIBE_PROMPT}, {"role": "user", "content": message}]
+        got = self._call("grid transcription", messages, Transcription, max_tokens=300, fallback="")
+        if got is None:
+            return None, "the language model could not transcribe it"
+        n = got.size
+        if len(got.rows) != n or any(len(row) != n for row in got.rows):
+            return None, f"the language model's transcription is not a {n}x{n} grid"
+        cell_chars = set("._0") | {str(d) for d in range(1, n + 1)}
+        if any(ch not in cell_chars for row in got.rows for ch in row):
+            return None, "the language model's transcription holds characters that are not cells"
+        grid: Grid = [[int(ch) if ch.isdigit() else 0 for ch in row] for row in got.rows]
+        if not llm_grid_matches_text(grid, message):
+            return None, ("the language model's transcription has givens that are not in your message "
+                          "(it may have invented digits)")
+        return grid, None
+
+    def explain(self, facts: BaseModel, template: str) -> str:
+        """The model's explanation of `facts` if it says nothing the facts do not; else `template`."""
+        if not self.uses_model:
+            return template
+        payload = facts.model_dump_json()
+        messages = [{"role": "system", "content": _EXPLAIN_PROMPT}, {"role": "user", "content": payload}]
+        got = self._call("explanation", messages, Explanation, max_tokens=300)
+        if got is None:
+            return template
+        text = got.text.strip()
+        if not text or not is_grounded(text, facts):
+            self.notes.append("Note: the language model's explanation mentioned things the verifier did not "
+                              "report, so I used the built-in explanation.")
+            self.calls[-1].ok = False
+            self.calls[-1].error = "ungrounded explanation rejected"
+            return template
+        return text
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def is_grounded(text: str, facts: BaseModel) -> bool:
+    """Every number in `text` occurs in the facts, and there is no run of 4+ digits (a grid row
+    written out). A crude check, but it catches the failure that matters: invented digits and
+    cells."""
+    allowed = set(_NUMBER.findall(json.dumps(facts.model_dump())))
+    if re.search(r"\d{4,}", text):
+        return False
+    return all(n in allowed for n in _NUMBER.findall(text))
+
+
+def _ms(start: float) -> float:
+    return round(1000 * (time.perf_counter() - start), 1)

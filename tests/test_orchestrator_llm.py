@@ -1,0 +1,285 @@
+"""The language-model side: the httpx client and the graph against a fake OpenAI-compatible server.
+
+The fake server is real HTTP on 127.0.0.1 (a random free port, a thread per request). It answers
+`GET /v1/models` and `POST /v1/chat/completions`, picking its scripted reply by the name of the
+JSON schema in `response_format` (Understanding, Transcription, Explanation), so each test says
+what the "model" does for each kind of call: valid JSON, malformed JSON, an HTTP error, or a
+sleep past the client's timeout.
+"""
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from pydantic import BaseModel
+
+from orchestrator import LLMClient, LLMError, Orchestrator, Settings
+from orchestrator.facts import SolveFacts
+from orchestrator.language import Explanation, Understanding, is_grounded
+from reasoner.tasks import SudokuTask
+from verifiers import sudoku as rules
+
+PUZZLE4 = "1..4.4....2..3.."
+SOLUTION4 = rules.analyse_puzzle(SudokuTask(2, 2).parse(PUZZLE4), 2, 2).solution
+TIMEOUT = 0.5  # the client's read timeout in these tests; "sleep" replies last longer
+
+
+class Raw:
+    """Send this text as the message content, as is (e.g. malformed JSON)."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+class Sleep:
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+
+class Status:
+    def __init__(self, code):
+        self.code = code
+
+
+class FakeOpenAI:
+    def __init__(self):
+        self.routes: dict = {}  # schema name -> dict (JSON reply) | Raw | Sleep | Status
+        self.requests: list[dict] = []
+        self.models = ["fake-hrm-chat"]
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def _send(self, code, payload: bytes):
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+            def do_GET(self):
+                if self.path == "/v1/models":
+                    self._send(200, json.dumps({"object": "list", "data": [{"id": m, "object": "model"} for m in fake.models]}).encode())
+                else:
+                    self._send(404, b'{"error": "not found"}')
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.requests.append(body)
+                name = body["response_format"]["json_schema"]["name"]
+                route = fake.routes.get(name, Status(500))
+                if isinstance(route, Sleep):
+                    time.sleep(route.seconds)
+                    route = fake.routes.get(name + ":after", {"intent": "other", "task": "none"})
+                if isinstance(route, Status):
+                    self._send(route.code, b'{"error": "scripted failure"}')
+                    return
+                content = route.text if isinstance(route, Raw) else json.dumps(route)
+                reply = {"id": "x", "object": "chat.completion", "model": body["model"],
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": content}}]}
+                self._send(200, json.dumps(reply).encode())
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def names(self):
+        return [r["response_format"]["json_schema"]["name"] for r in self.requests]
+
+
+@pytest.fixture
+def fake():
+    server = FakeOpenAI()
+    server.thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture
+def make_orch(fake, tmp_path):
+    made = []
+
+    def make(**kw):
+        o = Orchestrator(Settings(llm_url=fake.url, llm_timeout=TIMEOUT, trace_path=tmp_path / "t.jsonl", **kw))
+        made.append(o)
+        return o
+
+    yield make
+    for o in made:
+        o.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- the client ---------------------------------------------------------------------------------
+
+
+class Pair(BaseModel):
+    a: int
+    b: str
+
+
+def test_client_sends_a_json_schema_and_validates_the_reply(fake):
+    fake.routes["Pair"] = {"a": 3, "b": "x"}
+    client = LLMClient(fake.url, timeout=TIMEOUT)
+    assert client.available() and client.model == "fake-hrm-chat"  # learned from /v1/models
+    got = client.chat_json([{"role": "user", "content": "hi"}], Pair)
+    assert got == Pair(a=3, b="x")
+    body = fake.requests[-1]
+    assert body["model"] == "fake-hrm-chat" and body["messages"][0]["content"] == "hi"
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["schema"] == Pair.model_json_schema()
+    client.close()
+
+
+@pytest.mark.parametrize("route, kind", [
+    (Raw("{not json"), "malformed"),
+    (Raw('```json\n{"a": "three", "b": "x"}\n```'), "invalid"),  # fenced JSON is read, then validated
+    ({"a": 1}, "invalid"),
+    (Status(500), "http"),
+    (Sleep(1.0), "timeout"),
+])
+def test_client_turns_every_failure_into_an_llm_error(fake, route, kind):
+    fake.routes["Pair"] = route
+    client = LLMClient(fake.url, model="m", timeout=TIMEOUT)
+    start = time.perf_counter()
+    with pytest.raises(LLMError) as err:
+        client.chat_json([{"role": "user", "content": "hi"}], Pair)
+    assert err.value.kind == kind
+    assert time.perf_counter() - start < 0.95  # a timeout does not wait for the slow server
+    client.close()
+
+
+def test_client_without_a_server_is_unavailable_quickly():
+    client = LLMClient(f"http://127.0.0.1:{free_port()}/v1", timeout=TIMEOUT)
+    start = time.perf_counter()
+    assert not client.available()
+    with pytest.raises(LLMError) as err:
+        client.chat_json([{"role": "user", "content": "hi"}], Pair)
+    assert err.value.kind == "unreachable" and time.perf_counter() - start < 2
+    client.close()
+
+
+# -- the graph with a model ---------------------------------------------------------------------
+
+
+def test_the_model_classifies_intents_the_rules_do_not_know(fake, make_orch):
+    fake.routes["Understanding"] = {"intent": "generate", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "unused"}
+    reply = make_orch(seed=1).ask("I'd fancy a fresh 4x4 challenge", "t")
+    assert reply.language == "model" and reply.intent == "generate" and reply.ok
+    assert len(reply.grid) == 4 and reply.answer is None
+    assert fake.names()[0] == "Understanding"
+    assert "rule-based" not in reply.text
+
+
+def test_the_model_words_the_explanation_from_the_verifier_facts(fake, make_orch):
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "The HRM solved it and the verifier accepted every row, column and box."}
+    reply = make_orch().ask(f"please {PUZZLE4}", "t")
+    assert reply.verified and reply.answer == SOLUTION4
+    assert "The HRM solved it and the verifier accepted every row" in reply.text
+    # the model was shown the verifier's facts, nothing else
+    explain = next(r for r in fake.requests if r["response_format"]["json_schema"]["name"] == "Explanation")
+    facts = SolveFacts.model_validate_json(explain["messages"][1]["content"])
+    assert facts.verified and facts.status == "solved"
+
+
+def test_an_ungrounded_explanation_is_replaced_by_the_template(fake, make_orch):
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "Row 1 is 4321 and I am 97% sure, trust me."}
+    reply = make_orch().ask(f"solve {PUZZLE4}", "t")
+    assert reply.verified and "4321" not in reply.text and "97%" not in reply.text
+    assert "The verifier checked the answer" in reply.text  # the template
+    assert "mentioned things the verifier did not report" in reply.text
+
+
+@pytest.mark.parametrize("route, said", [
+    (Raw("intent: solve!"), "not valid JSON"),
+    ({"intent": "conquer", "task": "sudoku"}, "does not fit Understanding"),
+    (Sleep(1.0), "did not answer within"),
+    (Status(503), "HTTP 503"),
+])
+def test_model_failures_fall_back_to_rules_with_a_note(fake, make_orch, route, said):
+    fake.routes["Understanding"] = route
+    fake.routes["Explanation"] = Raw("")
+    reply = make_orch().ask(f"solve {PUZZLE4}", "t")
+    assert reply.verified and reply.answer == SOLUTION4 and reply.intent == "solve"  # the rules did it
+    assert said in reply.text and "used the built-in rules" in reply.text
+    assert "The verifier checked the answer" in reply.text  # template explanation after the empty reply
+
+
+def test_after_a_timeout_the_turn_goes_on_without_the_model(fake, make_orch):
+    fake.routes["Understanding"] = Sleep(1.0)
+    fake.routes["Explanation"] = {"text": "never asked"}
+    reply = make_orch().ask(f"solve {PUZZLE4}", "t")
+    assert reply.verified and "never asked" not in reply.text
+    assert fake.names() == ["Understanding"]  # one timeout per turn, not one per step
+    assert reply.text.count("did not answer within") == 1
+
+
+def test_a_grid_described_in_words_is_transcribed_and_checked(fake, make_orch):
+    message = ("solve this: row one has 1, blank, blank, 4. row two: blank, 4, blank, blank. "
+               "row three: blank, blank, 2, blank. row four: blank, 3, blank, blank.")
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Transcription"] = {"size": 4, "rows": ["1..4", ".4..", "..2.", ".3.."]}
+    fake.routes["Explanation"] = {"text": "Verified."}
+    reply = make_orch().ask(message, "t")
+    assert reply.verified and reply.answer == SOLUTION4
+    assert "with the language model's help" in reply.text and "The puzzle as I read it" in reply.text
+
+
+def test_invented_givens_are_rejected(fake, make_orch):
+    message = "solve this: row one has 1, blank, blank, 4. row two: blank, 4, blank, blank. rows 3 and 4 are empty"
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    # the model adds a 2 and a 3 the user never wrote after the last 4
+    fake.routes["Transcription"] = {"size": 4, "rows": ["1..4", ".4..", "..2.", ".3.."]}
+    reply = make_orch().ask(message, "t")
+    assert not reply.ok and reply.answer is None and reply.grid is None
+    assert "not in your message" in reply.text and "paste the grid" in reply.text
+
+
+def test_an_unreachable_model_means_rules_and_one_notice_per_thread(tmp_path):
+    o = Orchestrator(Settings(llm_url=f"http://127.0.0.1:{free_port()}/v1", llm_timeout=TIMEOUT,
+                              trace_path=tmp_path / "t.jsonl"))
+    first = o.ask(f"solve {PUZZLE4}", "a")
+    assert first.language == "rules" and first.verified and "No language model answers at" in first.text
+    second = o.ask("what is in row 1?", "a")
+    assert second.ok and "No language model" not in second.text
+    other = o.ask("what is in row 1?", "b")
+    assert "No language model answers at" in other.text  # a new thread is told once too
+    o.close()
+
+
+def test_model_calls_are_traced(fake, make_orch, tmp_path):
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = Raw("{broken")
+    reply = make_orch().ask(f"solve {PUZZLE4}", "trace")
+    record = json.loads((tmp_path / "t.jsonl").read_text().splitlines()[-1])
+    assert record["request_id"] == reply.trace_id and record["language"] == "model"
+    calls = record["model_calls"]
+    assert [c["purpose"] for c in calls] == ["intent classification", "explanation"]
+    assert calls[0]["ok"] and not calls[1]["ok"] and calls[1]["error"].startswith("malformed")
+    assert calls[0]["model"] == "fake-hrm-chat"
+
+
+def test_grounding_check():
+    facts = Explanation(text="segments 4, 97 percent")
+    assert is_grounded("It took 4 segments and it was 97% sure.", facts)
+    assert not is_grounded("It took 5 segments.", facts)
+    assert not is_grounded("The first row is 1234.", Understanding(intent="solve", task="sudoku"))

@@ -38,7 +38,8 @@ class CheckpointCard(BaseModel):
     wall_seconds: float = 0.0
     parameters: int = 0
     metrics: dict[str, Any] = {}
-    command: str | None = None
+    command: str | None = None  # the command that started the run
+    resumed_with: list[str] = []  # commands that continued it, in order
     torch_version: str = torch.__version__
 
 

@@ -251,8 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     if act_state is None:
         act_state = ACTState.empty(core, sampler.draw(train_cfg.batch_size).to(device))
 
-    meta = {"task": task.spec(), "model": model_cfg.model_dump(), "train": train_cfg.model_dump(), "data": data_meta}
-    command = "python -m reasoner.train " + shlex.join(argv if argv is not None else sys.argv[1:])
+    # Every command that worked on this run: the first made it, the others resumed it.
+    commands = (json.loads(saved["meta"]).get("commands", []) if saved is not None else [])
+    commands.append("python -m reasoner.train " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    meta = {"task": task.spec(), "model": model_cfg.model_dump(), "train": train_cfg.model_dump(), "data": data_meta,
+            "commands": commands}
     amp_dtype = torch.bfloat16 if train_cfg.precision == "bf16" else None
     log_file = (out / "log.jsonl").open("a")
 
@@ -270,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     def card(metrics: dict | None) -> CheckpointCard:
         return CheckpointCard(task=task.spec(), model=model_cfg, train=train_cfg, data=data_meta, seed=train_cfg.seed,
                               steps=step, cpu_seconds=round(cpu_seconds, 1), wall_seconds=round(wall_seconds, 1),
-                              metrics={"validation": metrics} if metrics else {}, command=command)
+                              metrics={"validation": metrics} if metrics else {}, command=commands[0],
+                              resumed_with=commands[1:])
 
     def export(name: str, metrics: dict | None) -> Path:
         context = ema.applied(core) if ema is not None else contextlib.nullcontext(core)

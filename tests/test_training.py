@@ -97,6 +97,8 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     straight = run_train(tmp_path, "straight", "--steps", "30")
     interrupted = run_train(tmp_path, "interrupted", "--steps", "15")
     assert train_main(["--out", str(interrupted), "--resume", "--steps", "30"]) == 0
+    card = json.loads((interrupted / "last.json").read_text())
+    assert "--steps 15" in card["command"] and card["resumed_with"][0].endswith("--resume --steps 30")
     a = load_file(str(straight / "last.safetensors"))
     b = load_file(str(interrupted / "last.safetensors"))
     assert a.keys() == b.keys()

@@ -141,7 +141,7 @@ def test_cli_prints_a_verified_grid_and_uses_exit_codes(untrained_checkpoint, ca
 
 @pytest.mark.parametrize(
     "box, blanks, count, at_least",
-    [((2, 2), (8, 10), 50, 45), ((2, 3), (18, 18), 40, 36), ((3, 3), (40, 40), 20, 12)],
+    [((2, 2), (8, 10), 50, 45), ((2, 3), (18, 18), 40, 36), ((3, 3), (40, 40), 20, 16)],
 )
 def test_shipped_checkpoints_solve_held_out_puzzles_on_their_own(box, blanks, count, at_least):
     # Generated with a seed no training run uses; the bars sit below each card's validation score.

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import sys
 import time
@@ -48,6 +47,7 @@ from reasoner.evaluate import evaluate
 from reasoner.inference import CHECKPOINT_DIR, _run_model, _sudoku_variant, solve
 from reasoner.model import HRM
 from reasoner.tasks import TASKS, Examples, PuzzleInputError, SudokuTask
+from reasoner.tasks.base import parse_file_source
 from verifiers import sudoku as rules
 
 SUDOKU_VARIANTS = ["sudoku-4x4", "sudoku-6x6", "sudoku-9x9"]
@@ -57,9 +57,6 @@ EVAL_BATCH = 256
 # Training sets are rebuilt (to drop test puzzles that occur in them) only where repeats are
 # possible at all: 4x4 sudoku has just 288 solution grids; 6x6 has 28 million and 9x9 6.7e21.
 REBUILD_MAX_CELLS = 16
-FILE_SPEC = re.compile(r"file:(.*?)(?:\[(\d*):(\d*)\])?")
-
-
 @dataclass(frozen=True)
 class Profile:
     puzzles: int  # generated test puzzles per difficulty
@@ -130,10 +127,10 @@ def rows_seen_in_training(card, path: Path, total: int) -> tuple[np.ndarray, lis
     seen = np.zeros(total, dtype=bool)
     notes = []
     for key in ("train", "val"):
-        match = FILE_SPEC.fullmatch(str(card.data.get(key, "")))
-        if match and Path(match.group(1)).name == Path(path).name:
-            start = int(match.group(2) or 0) if match.group(2) is not None else 0
-            end = int(match.group(3)) if match.group(3) else total
+        spec = parse_file_source(str(card.data.get(key, "")))
+        if spec and Path(spec.path).name == Path(path).name:
+            start, end = spec.rows or (0, total)
+            end = min(end, total)
             seen[start:end] = True
             notes.append(f"rows {start}:{end} of {Path(path).name} left out: the card's {key} data")
     return seen, notes

@@ -92,11 +92,6 @@ class HintFacts(BaseModel):
     candidates: list[int] = []
 
 
-def _box_index(r: int, c: int, n: int) -> int:
-    br, bc = BOX_SHAPE[n]
-    return (r // br) * (n // bc) + c // bc
-
-
 def _candidates(grid: Grid, r: int, c: int) -> set[int]:
     n = len(grid)
     br, bc = BOX_SHAPE[n]
@@ -134,7 +129,7 @@ def find_hint(puzzle: Grid, solution: Grid) -> HintFacts | None:
     units: list[tuple[str, list[tuple[int, int]]]] = []
     units += [(f"row {r + 1}", [(r, c) for c in range(n)]) for r in range(n)]
     units += [(f"column {c + 1}", [(r, c) for r in range(n)]) for c in range(n)]
-    units += [(f"box {b + 1}", [(r, c) for r in range(n) for c in range(n) if _box_index(r, c, n) == b]) for b in range(n)]
+    units += [(f"box {b + 1}", [(r, c) for r in range(n) for c in range(n) if sudoku_rules.box_index(r, c, *BOX_SHAPE[n]) == b]) for b in range(n)]
     for name, cells in units:
         open_cells = [rc for rc in cells if rc in cands]
         for digit in range(1, n + 1):

@@ -201,12 +201,12 @@ def _confident_consistent_cells(task: SudokuTask, puzzle: np.ndarray, answer: np
     cols = [set(partial[:, c][partial[:, c] > 0]) for c in range(n)]
     boxes = [set() for _ in range(n)]
     for r, c in zip(*np.nonzero(partial)):
-        boxes[(r // br) * (n // bc) + c // bc].add(partial[r, c])
+        boxes[sudoku_rules.box_index(r, c, br, bc)].add(partial[r, c])
     for flat in np.argsort(-confidence, axis=None):
         r, c = divmod(int(flat), n)
         if partial[r, c] or confidence[r, c] < REPAIR_CONFIDENCE:
             continue
-        v, b = answer[r, c], (r // br) * (n // bc) + c // bc
+        v, b = answer[r, c], sudoku_rules.box_index(r, c, br, bc)
         if v in rows[r] or v in cols[c] or v in boxes[b]:
             continue
         partial[r, c] = v

@@ -48,6 +48,7 @@ __all__ = [
     "SearchStatus",
     "SolutionVerdict",
     "analyse_puzzle",
+    "box_index",
     "check_solution",
     "count_solutions",
     "grid_to_string",
@@ -131,6 +132,11 @@ class SearchResult(BaseModel):
 # --------------------------------------------------------------------------------------
 
 
+def box_index(r: int, c: int, box_rows: int, box_cols: int) -> int:
+    """Boxes numbered row-major. A band of box_rows rows holds n // box_cols = box_rows boxes."""
+    return (r // box_rows) * box_rows + c // box_cols
+
+
 class _Layout:
     """Index tables for an n x n board with boxes of box_rows x box_cols cells.
 
@@ -145,14 +151,11 @@ class _Layout:
         self.box_cols = box_cols
         self.ncells = n * n
         self.full = (1 << n) - 1
-        # Boxes are laid out box_rows per band: there are n // box_cols = box_rows boxes
-        # side by side in each horizontal band of box_rows rows.
-        boxes_per_band = n // box_cols
         self.cell_units: list[tuple[int, int, int]] = []
         self.unit_cells: list[list[int]] = [[] for _ in range(3 * n)]
         for r in range(n):
             for c in range(n):
-                b = (r // box_rows) * boxes_per_band + c // box_cols
+                b = box_index(r, c, box_rows, box_cols)
                 units = (r, n + c, 2 * n + b)
                 self.cell_units.append(units)
                 for u in units:

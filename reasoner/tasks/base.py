@@ -54,6 +54,16 @@ class DataSource:
     rows: tuple[int, int] | None = None  # file: lines [start, end)
 
 
+def parse_file_source(source: str) -> DataSource | None:
+    """`file:PATH[start:end]` -> DataSource (rows None for the whole file); None for other sources."""
+    match = re.fullmatch(r"file:(.*?)(?:\[(\d*):(\d*)\])?", source)
+    if match is None:
+        return None
+    path, start, end = match.group(1), match.group(2), match.group(3)
+    rows = None if start is None else (int(start or 0), int(end) if end else 10**12)
+    return DataSource("file", path=path, rows=rows)
+
+
 def parse_source(source: str, allowed: set[str], required: set[str], usage: str) -> DataSource:
     """Parse a source string; errors name the allowed keys and show `usage`."""
     kind, _, rest = source.partition(":")
@@ -70,10 +80,7 @@ def parse_source(source: str, allowed: set[str], required: set[str], usage: str)
             raise ValueError(f"bad generator spec {source!r}: {usage}")
         return DataSource("gen", options=options)
     if kind == "file":
-        match = re.fullmatch(r"(.*?)(?:\[(\d*):(\d*)\])?", rest)
-        path, start, end = match.group(1), match.group(2), match.group(3)
-        rows = None if start is None else (int(start or 0), int(end) if end else 10**12)
-        return DataSource("file", path=path, rows=rows)
+        return parse_file_source(source)
     raise ValueError(f"unknown data source {source!r}; use gen:... or file:PATH[start:end]")
 
 

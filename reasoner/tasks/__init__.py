@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .arc import ArcTask
 from .base import Examples, PuzzleInputError, Task
 from .maze import MazeTask
 from .sudoku import ContradictoryPuzzleError, SudokuTask
 
-TASKS: dict[str, type[Task]] = {"sudoku": SudokuTask, "maze": MazeTask}
+TASKS: dict[str, type[Task]] = {"sudoku": SudokuTask, "maze": MazeTask, "arc": ArcTask}
 
 
 def make_task(name: str, **params: Any) -> Task:
@@ -17,4 +18,4 @@ def make_task(name: str, **params: Any) -> Task:
     return TASKS[name](**params)
 
 
-__all__ = ["Examples", "PuzzleInputError", "ContradictoryPuzzleError", "Task", "SudokuTask", "MazeTask", "TASKS", "make_task"]
+__all__ = ["Examples", "PuzzleInputError", "ContradictoryPuzzleError", "Task", "SudokuTask", "MazeTask", "ArcTask", "TASKS", "make_task"]

@@ -8,12 +8,22 @@ training loop and inference API only ever see `Examples` (token arrays).
 
 from __future__ import annotations
 
+import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_data_dir() -> Path:
+    """The external data folder (Sudoku-Extreme, Maze-Hard, ARC): $HRM_DATA_DIR, else ../shared/data
+    beside the project."""
+    return Path(os.environ.get("HRM_DATA_DIR", PROJECT_ROOT.parent / "shared" / "data"))
 
 
 class PuzzleInputError(ValueError):

@@ -6,11 +6,11 @@
 """
 
 from .config import PRESETS, ModelConfig, TrainConfig
-from .inference import SolveResult, solve
+from .inference import MazeSolveResult, SolveResult, solve
 from .model import HRM
 from .tasks import ContradictoryPuzzleError, PuzzleInputError, make_task
 
 __all__ = [
-    "solve", "SolveResult", "PuzzleInputError", "ContradictoryPuzzleError",
+    "solve", "SolveResult", "MazeSolveResult", "PuzzleInputError", "ContradictoryPuzzleError",
     "HRM", "ModelConfig", "TrainConfig", "PRESETS", "make_task",
 ]

@@ -1,4 +1,4 @@
-"""hrm-solve: solve sudoku puzzles from the command line.  hrm-solve --help"""
+"""hrm-solve: solve sudoku puzzles and mazes from the command line.  hrm-solve --help"""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .inference import solve
-from .tasks import PuzzleInputError, SudokuTask
+from .tasks import MazeTask, PuzzleInputError, SudokuTask
 
 EPILOG = """
 examples:
   hrm-solve "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
   hrm-solve --file puzzles.txt          # one puzzle per line, prints one answer per line
   hrm-solve "1..4.4....2..3.." --no-repair --segments 2
+  hrm-solve --task maze - < maze.txt    # a maze as N lines of '#' (wall), ' ' (open), 'S', 'G'
+  hrm-solve --task maze --file mazes.txt  # one N*N-character maze per line (the Maze-Hard format)
 
-Blanks may be written . 0 or _ ; spaces, | + - separators and line breaks are ignored.
+Sudoku blanks may be written . 0 or _ ; spaces, | + - separators and line breaks are ignored.
 Exit status: 0 all solved and verified, 1 some puzzle unsolved or without a solution, 2 bad input.
 """
 
@@ -32,10 +34,11 @@ def _renumber(message: str, offset: int, from_file: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hrm-solve", description="Solve 4x4, 6x6 or 9x9 sudoku with the HRM; every "
-                                     "answer is checked by a rule-based verifier.", epilog=EPILOG,
+    parser = argparse.ArgumentParser(prog="hrm-solve", description="Solve 4x4, 6x6 or 9x9 sudoku, or a maze, with the HRM; "
+                                     "every answer is checked by a rule-based verifier.", epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("puzzle", nargs="?", help="the puzzle text (or '-' to read one puzzle from standard input)")
+    parser.add_argument("--task", choices=["sudoku", "maze"], default="sudoku", help="puzzle type (default: %(default)s)")
     parser.add_argument("--file", type=Path, help="solve every puzzle in this file (one per line)")
     parser.add_argument("--checkpoint", type=Path, help="weights to use (default: the shipped checkpoint for the size)")
     parser.add_argument("--segments", type=int, help="reasoning segments to run (default: the checkpoint's maximum)")
@@ -50,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.file.is_file():
             print(f"error: no such file {args.file}", file=sys.stderr)
             return 2
-        puzzles = [ln.strip() for ln in args.file.read_text().splitlines() if ln.strip()]
+        lines = args.file.read_text().splitlines()
+        # Spaces are open maze cells, so maze lines keep theirs.
+        puzzles = [ln.strip() for ln in lines if ln.strip()] if args.task == "sudoku" else [ln for ln in lines if ln.strip()]
     elif args.puzzle == "-":
         puzzles = [sys.stdin.read()]
     elif args.puzzle:
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                           disable=len(puzzles) <= chunk or not sys.stderr.isatty()):
             part = puzzles[start : start + chunk]
             try:
-                results += solve(part, checkpoint=args.checkpoint, segments=args.segments,
+                results += solve(part, args.task, checkpoint=args.checkpoint, segments=args.segments,
                                  halting=args.halting, repair=not args.no_repair)
             except PuzzleInputError as err:
                 # Batch errors count from 0 within the chunk; name the file line instead.
@@ -82,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(result.model_dump_json())
         elif args.file:
-            print(result.answer_string() or result.status)
+            answer = result.answer_string()
+            print(result.status if answer is None else answer.replace("\n", ""))
+        elif args.task == "maze":
+            print_maze(result)
         else:
             task = SudokuTask(*{16: (2, 2), 36: (2, 3), 81: (3, 3)}[len(result.puzzle) ** 2])
             produced_by = {"hrm": "the HRM alone", "hrm+repair": "the HRM after a model-guided repair",
@@ -102,6 +110,20 @@ def main(argv: list[str] | None = None) -> int:
             if result.answer is not None:
                 print(task.format_grid(result.answer))
     return 0 if all(r.verified for r in results) else 1
+
+
+def print_maze(result) -> None:
+    produced_by = {"hrm": "the HRM alone", "search": "an exact breadth-first search (the HRM's path was wrong)",
+                   "none": "nothing"}[result.path]
+    print(f"{result.status}: {'verified by the rule checker, ' if result.verified else 'no verified answer; '}"
+          f"produced by {produced_by}")
+    print(f"HRM: {result.segments_used} segment(s), its halting head stopped after {result.halted_at}; its own path was "
+          f"{'a shortest path' if result.model_correct else 'wrong'}")
+    for error in result.model_errors[:5]:
+        print(f"  - {error}")
+    if result.answer is not None:
+        print(f"path: {result.path_length} cells from S to G")
+        print(MazeTask(len(result.answer)).format_grid([list(row) for row in result.answer]))
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@ import numpy as np
 import torch
 from pydantic import BaseModel
 
+from verifiers import maze as maze_rules
 from verifiers import sudoku as sudoku_rules
 
 from .act import run_segments
 from .checkpoint import load_checkpoint
 from .model import HRM
-from .tasks import ContradictoryPuzzleError, PuzzleInputError, SudokuTask, Task
+from .tasks import ContradictoryPuzzleError, MazeTask, PuzzleInputError, SudokuTask, Task
+from .tasks.maze import UnreachableGoalError, _as_grid, _unframe
 from .tasks.sudoku import SEPARATOR_CHARS
 
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
@@ -59,9 +61,46 @@ class SolveResult(BaseModel):
         return None if self.answer is None else "".join(str(v) for row in self.answer for v in row)
 
 
+class MazeSolveResult(BaseModel):
+    task: str  # e.g. "maze-9x9"
+    puzzle: list[str]  # the question's rows ('#' wall, ' ' open, 'S', 'G')
+    # solved: `answer` is a verified shortest S->G path; no_solution: G cannot be reached from S.
+    status: Literal["solved", "no_solution", "unsolved"]
+    answer: list[str] | None  # the question with one shortest path drawn as 'o'; only when verified
+    verified: bool
+    path: Literal["hrm", "search", "none"]  # "search": the exact breadth-first search
+    path_length: int | None  # cells of the answer's path, S and G included
+    model_answer: list[str]  # the HRM's own answer, right or wrong
+    model_correct: bool  # is the HRM's answer a valid shortest path?
+    model_matches_label: bool  # ... and exactly the path the BFS tie-break rule picks (the training label)?
+    model_errors: list[str] = []  # why the verifier rejected the HRM's answer
+    confidence: list[list[float]]  # probability the HRM gave its own answer, per cell
+    segments_used: int
+    halted_at: int
+    checkpoint: str
+
+    def answer_string(self) -> str | None:
+        return None if self.answer is None else "\n".join(self.answer)
+
+
 @functools.lru_cache(maxsize=8)
 def _load(path: str, device: str) -> tuple[HRM, Task, Any]:
     return load_checkpoint(path, device)
+
+
+def _model_for(variant: str, checkpoint: str | Path | None, device: str) -> tuple[Path, HRM, Task]:
+    """The model for a task variant ("sudoku-9x9", "maze-9x9"): `checkpoint`, else the shipped one."""
+    path = Path(checkpoint) if checkpoint else CHECKPOINT_DIR / f"{variant}.safetensors"
+    if not path.with_suffix(".safetensors").is_file():
+        raise FileNotFoundError(
+            f"no checkpoint for {variant} at {path}; train one with `python -m reasoner.train --task {variant} "
+            f"--out runs/{variant} --export {path}` or pass checkpoint=..."
+        )
+    model, task_obj, _ = _load(str(path), device)
+    size = getattr(task_obj, "size", None)
+    if f"{task_obj.name}-{size}x{size}" != variant:
+        raise PuzzleInputError(f"checkpoint {path} is for {task_obj!r}, the puzzle is a {variant}")
+    return path, model, task_obj
 
 
 def default_device() -> str:
@@ -132,10 +171,15 @@ def solve(
     evaluation convention). A model can halt early with a right answer and drift in segments
     it was never trained to run, so "act" is the better default.
     `repair=False` returns the HRM's verdict alone (answer None when it was wrong).
+    `task="maze"`: mazes in the `# SGo` text form (N lines, or one N*N-character line, or a list
+    of them), answered by the `maze-NxN` checkpoint; a wrong HRM path is replaced by the exact
+    breadth-first search (path "search") unless repair=False. Returns MazeSolveResult(s).
     Raises PuzzleInputError (or its subclass ContradictoryPuzzleError) for unusable input.
     """
+    if task == "maze":
+        return _solve_mazes(puzzles, checkpoint, segments, halting, repair, device or default_device(), batch_size)
     if task != "sudoku":
-        raise ValueError(f"unknown task {task!r}; available: sudoku")
+        raise ValueError(f"unknown task {task!r}; available: sudoku, maze")
     batch = _is_batch(puzzles)
     items = list(puzzles) if batch else [_as_single(puzzles)]
     device = device or default_device()
@@ -149,15 +193,7 @@ def solve(
 
     results: list[SolveResult | None] = [None] * len(items)
     for variant, indices in groups.items():
-        path = Path(checkpoint) if checkpoint else CHECKPOINT_DIR / f"{variant}.safetensors"
-        if not path.with_suffix(".safetensors").is_file():
-            raise FileNotFoundError(
-                f"no checkpoint for {variant} at {path}; train one with `python -m reasoner.train --task {variant} "
-                f"--out runs/{variant} --export {path}` or pass checkpoint=..."
-            )
-        model, task_obj, _ = _load(str(path), device)
-        if not isinstance(task_obj, SudokuTask) or f"sudoku-{task_obj.size}x{task_obj.size}" != variant:
-            raise PuzzleInputError(f"checkpoint {path} is for {task_obj!r}, the puzzle is a {variant}")
+        path, model, task_obj = _model_for(variant, checkpoint, device)
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
             grids, verdicts = [], []
@@ -263,5 +299,124 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
             confidence=confidence[i].round(4).tolist(), segments_used=int(halt_step[i]) if halting == "act" else segments,
             halted_at=int(halt_step[i]), search_nodes=nodes,
             model_errors=list(rejected.get(i, [])), notes=notes, checkpoint=ckpt,
+        ))
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Mazes
+# --------------------------------------------------------------------------------------------
+
+
+def _maze_side(maze: Any) -> int:
+    """Side N of a square maze given as text (N lines or one N*N line), rows, or an array."""
+    if isinstance(maze, str):
+        lines = [ln for ln in maze.replace("\r\n", "\n").strip("\n").split("\n")]
+        if len(lines) > 1:
+            # A frame drawn by MazeTask.format_grid adds two lines.
+            framed = lines[0].startswith("+") and lines[-1].startswith("+")
+            return len(lines) - 2 if framed else len(lines)
+        side = int(round(len(lines[0]) ** 0.5))
+        if side * side != len(lines[0]):
+            raise PuzzleInputError(f"a maze on one line needs N*N characters; {len(lines[0])} is not a square")
+        return side
+    if isinstance(maze, (list, tuple)) and maze and isinstance(maze[0], str):
+        return len(maze)
+    arr = np.asarray(maze)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise PuzzleInputError(f"a maze is a square grid; got shape {arr.shape}")
+    return arr.shape[0]
+
+
+def _is_maze_batch(puzzles: Any) -> bool:
+    if isinstance(puzzles, str):
+        return False
+    if isinstance(puzzles, np.ndarray):
+        return puzzles.ndim == 3
+    if isinstance(puzzles, (list, tuple)):
+        if not puzzles:
+            raise PuzzleInputError("no maze given")
+        if all(isinstance(p, str) for p in puzzles):
+            # N strings of N characters each are the rows of one maze.
+            return not all(len(p) == len(puzzles) for p in puzzles)
+        return True
+    raise PuzzleInputError(f"cannot read a maze from a {type(puzzles).__name__}")
+
+
+def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size) -> MazeSolveResult | list[MazeSolveResult]:
+    batch = _is_maze_batch(puzzles)
+    items = list(puzzles) if batch else [puzzles]
+    groups: dict[int, list[int]] = {}
+    for i, item in enumerate(items):
+        try:
+            groups.setdefault(_maze_side(item), []).append(i)
+        except PuzzleInputError as err:
+            raise PuzzleInputError(f"maze {i}: {err}" if batch else str(err)) from None
+
+    results: list[MazeSolveResult | None] = [None] * len(items)
+    for side, indices in groups.items():
+        variant = f"maze-{side}x{side}"
+        path, model, task_obj = _model_for(variant, checkpoint, device)
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start : start + batch_size]
+            grids, reachable = [], []
+            for i in chunk:
+                try:
+                    grids.append(task_obj.parse(items[i]))
+                    reachable.append(True)
+                except UnreachableGoalError:
+                    # A well-formed maze without a path: answered as such, like a sudoku with no solution.
+                    grids.append(_unreachable_grid(items[i], side))
+                    reachable.append(False)
+                except PuzzleInputError as err:
+                    raise type(err)(f"maze {i}: {err}" if batch else str(err)) from None
+            solved = _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device, str(path), variant)
+            for i, result in zip(chunk, solved):
+                results[i] = result
+    return results if batch else results[0]
+
+
+def _unreachable_grid(maze: Any, side: int) -> np.ndarray:
+    """The character grid of a maze that `parse` rejected only because G is unreachable."""
+    if isinstance(maze, str):
+        maze = _unframe(maze.replace("\r\n", "\n").strip("\n"))
+    return _as_grid(maze, side)
+
+
+def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting, repair, device, ckpt, variant):
+    segments = segments or model.cfg.halt_max_steps
+    inputs = torch.from_numpy(np.stack([task.encode(g) for g in grids])).to(device)
+    ids = torch.zeros(len(grids), dtype=torch.long, device=device)
+    trace = run_segments(model, inputs, ids, segments)
+    halt_step = trace.halt_step.cpu().numpy()
+    probs = torch.stack(trace.probs)[torch.from_numpy(halt_step - 1), torch.arange(len(grids))] if halting == "act" else trace.probs[-1]
+    tokens = probs.argmax(-1).cpu().numpy()
+    confidence = probs.max(-1).values.cpu().numpy().reshape(len(grids), task.size, task.size)
+    results = []
+    for i, grid in enumerate(grids):
+        rows = ["".join(r) for r in grid.tolist()]
+        model_rows = ["".join(r) for r in task.decode(tokens[i]).tolist()]
+        answer, path, errors, matches = None, "none", [], False
+        if reachable[i]:
+            verdict = task.verify(grid, task.decode(tokens[i]))
+            matches = verdict.matches_label
+            if verdict.ok:
+                answer, path = model_rows, "hrm"
+            else:
+                errors = verdict.reasons
+                if repair:  # the exact BFS; verified like any other answer
+                    searched = list(maze_rules.label_maze(rows, side=task.size))
+                    if task.verify(grid, np.array([list(r) for r in searched])).ok:
+                        answer, path = searched, "search"
+        else:
+            errors = ["G cannot be reached from S"]
+        length = None if answer is None else sum(row.count("o") for row in answer) + 2
+        status = "no_solution" if not reachable[i] else ("solved" if answer is not None else "unsolved")
+        results.append(MazeSolveResult(
+            task=variant, puzzle=rows, status=status, answer=answer, verified=answer is not None, path=path,
+            path_length=length, model_answer=model_rows, model_correct=path == "hrm", model_matches_label=matches,
+            model_errors=errors, confidence=confidence[i].round(4).tolist(),
+            segments_used=int(halt_step[i]) if halting == "act" else segments, halted_at=int(halt_step[i]),
+            checkpoint=ckpt,
         ))
     return results

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,10 @@ TASK_VARIANTS: dict[str, dict[str, Any]] = {
     "maze-11x11": {"name": "maze", "size": 11},
     "maze-15x15": {"name": "maze", "size": 15},
     "maze-30x30": {"name": "maze", "size": 30},
+    # ARC: the task sets come with --train-data (docs/arc.md); 30x30 is the reference's canvas,
+    # 10x10 keeps only tasks whose grids fit (a CPU-sized sequence of 100 cells).
+    "arc": {"name": "arc"},
+    "arc-10x10": {"name": "arc", "canvas": 10},
 }
 
 STATE_FILE = "train_state.pt"
@@ -57,6 +63,10 @@ examples:
 
   # continue that run later, for more steps
   python -m reasoner.train --out runs/s9 --resume --steps 40000
+
+  # fine-tune a shipped checkpoint: its weights and model config, new data, a decaying learning rate
+  python -m reasoner.train --task sudoku-9x9 --init-from reasoner/checkpoints/sudoku-9x9.safetensors \\
+      --train-data gen:count=20000,blanks=30-55 --lr-schedule cosine --lr-min-ratio 0.05 --steps 4000 --out runs/s9ft
 
   # the paper's data regime: real Sudoku-Extreme puzzles, last 100 held out, TRM-style variant
   python -m reasoner.train --task sudoku-9x9 \\
@@ -78,12 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
                         help="override a model config field, e.g. --model hidden_size=256 --model gradient=last_cycle")
     parser.add_argument("--train-data", help="training puzzles: gen:KEY=VALUE,... (sudoku: count=N,blanks=A[-B]; "
-                        "maze: count=N[,walls=A-B][,min_path=K]) or file:PATH[start:end] (default: the task's own)")
+                        "maze: count=N[,walls=A-B][,min_path=K]), file:PATH[start:end], or for ARC arc:eval=SET,train=SET+SET,"
+                        "aug=N,... (docs/arc.md) (default: the task's own)")
     parser.add_argument("--val-data", help="held-out puzzles, same syntax; any that also occur in the training data "
                         "are dropped (default: the task's own)")
     parser.add_argument("--no-augment", action="store_true", help="train on the puzzles exactly as given")
     parser.add_argument("--out", type=Path, required=True, help="run directory (state, log, checkpoints)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out (its saved config is used)")
+    parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
+                        help="start a new run from a checkpoint's weights (.safetensors with its card); the model "
+                        "config is the checkpoint's (--model may still change halting fields such as halt_max_steps)")
     parser.add_argument("--export", type=Path, help="when done, copy the best checkpoint to this path (.safetensors + .json)")
     parser.add_argument("--time-limit", type=float, metavar="MINUTES", help="stop (and save) after this much wall time")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to the run directory)")
@@ -111,9 +125,13 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def build_configs(args: argparse.Namespace, task: Task) -> tuple[ModelConfig, TrainConfig]:
-    model_cfg = preset_config(args.preset, task.vocab_size, task.seq_len, task.num_puzzle_identifiers,
-                              **{**task.model_hints(), **parse_overrides(args.model)})
+def build_configs(args: argparse.Namespace, task: Task, base: ModelConfig | None = None) -> tuple[ModelConfig, TrainConfig]:
+    """Model config from the preset (or from `base`, a checkpoint's config) plus --model overrides."""
+    if base is not None:
+        model_cfg = ModelConfig.model_validate({**base.model_dump(), **parse_overrides(args.model)})
+    else:
+        model_cfg = preset_config(args.preset, task.vocab_size, task.seq_len, task.num_puzzle_identifiers,
+                                  **{**task.model_hints(), **parse_overrides(args.model)})
     given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k) is not None}
     return model_cfg, TrainConfig(**given)
 
@@ -123,6 +141,32 @@ def drop_overlap(train: Examples, val: Examples) -> tuple[Examples, int]:
     seen = {row.tobytes() for row in train.inputs}
     keep = np.array([row.tobytes() not in seen for row in val.inputs], dtype=bool)
     return val.take(keep), int((~keep).sum())
+
+
+@dataclass
+class Parent:
+    """The checkpoint a new run starts from (`--init-from`)."""
+
+    model: ModelConfig
+    state_dict: dict[str, torch.Tensor]
+    lineage: dict[str, Any]  # what the card of the new run records about where its weights came from
+
+
+def load_parent(path: Path, task: Task) -> Parent:
+    from .checkpoint import load_checkpoint
+
+    try:
+        model, parent_task, card = load_checkpoint(path)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"error: --init-from: {err}")
+    if parent_task.spec() != task.spec():
+        raise SystemExit(f"error: --init-from {path} is a checkpoint of {parent_task!r}, not of {task!r}")
+    weights = Path(path).with_suffix(".safetensors")
+    # Enough to trace the weights back to the commands that made them, and to add up the CPU time.
+    lineage = {"path": str(path), "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "steps": card.steps,
+               "cpu_seconds": card.cpu_seconds, "data": card.data, "command": card.command,
+               "resumed_with": card.resumed_with}
+    return Parent(card.model, model.state_dict(), lineage)
 
 
 class Sampler:
@@ -172,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---------------------------------------------------------------- configuration and data
     saved = None
+    if args.resume and args.init_from:
+        raise SystemExit("error: --init-from starts a new run; --resume continues one (its weights come from the run)")
     if args.resume:
         if not state_path.is_file():
             raise SystemExit(f"error: --resume given but {state_path} does not exist")
@@ -188,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         if state_path.exists():
             raise SystemExit(f"error: {out} already holds a run; pass --resume to continue it or choose another --out")
         task = make_task(**TASK_VARIANTS[args.task])
+        parent = load_parent(args.init_from, task) if args.init_from else None
         try:
-            model_cfg, train_cfg = build_configs(args, task)
+            model_cfg, train_cfg = build_configs(args, task, parent.model if parent else None)
         except ValueError as err:  # pydantic's ValidationError is a ValueError
             raise SystemExit(f"error: invalid configuration:\n{err}")
         data_rng = np.random.default_rng(train_cfg.seed)
@@ -203,8 +250,13 @@ def main(argv: list[str] | None = None) -> int:
         val, dropped = drop_overlap(train_pool, val)
         if len(val) == 0:
             raise SystemExit("error: every validation puzzle also occurs in the training data")
+        if task.num_puzzle_identifiers != model_cfg.num_puzzle_identifiers and task.num_puzzle_identifiers > 1:
+            # ARC has one puzzle identifier per task and augmentation: known only once data are built.
+            model_cfg = model_cfg.model_copy(update={"num_puzzle_identifiers": task.num_puzzle_identifiers})
         data_meta = {"train": args.train_data, "val": args.val_data, "train_puzzles": len(train_pool),
                      "val_puzzles": len(val), "val_dropped_as_overlap": dropped, "augment": not args.no_augment}
+        if parent is not None:
+            data_meta["init_from"] = parent.lineage
         out.mkdir(parents=True, exist_ok=True)
         np.savez(out / DATA_FILE, train_inputs=train_pool.inputs, train_labels=train_pool.labels,
                  train_puzzle_ids=train_pool.puzzle_ids, val_inputs=val.inputs, val_labels=val.labels,
@@ -217,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     device = accelerator.device
     torch.manual_seed(train_cfg.seed)
     model = HRM(model_cfg).to(device)
+    if saved is None and args.init_from:
+        model.load_state_dict(parent.state_dict)  # before the EMA copies the weights
     main_opt, sparse_opt = make_optimizers(model, train_cfg)
     ema = EMA(model, train_cfg.ema_decay) if train_cfg.ema_decay else None
     sample_rng = np.random.default_rng(train_cfg.seed + accelerator.process_index + 17)

@@ -123,3 +123,33 @@ def test_each_task_trains_with_its_own_default_data(tmp_path):
                        "--eval-size", "4", "--out", str(out)]) == 0
     card = json.loads((out / "best.json").read_text())
     assert card["data"]["train"] == "gen:count=5000" and card["task"] == {"name": "maze", "size": 9}
+
+
+def test_init_from_starts_with_the_checkpoints_weights_and_records_where_they_came_from(tmp_path):
+    parent = run_train(tmp_path, "parent", "--steps", "10")
+    child = tmp_path / "child"
+    # One step at a negligible learning rate (the puzzle embedding has its own): the child's weights
+    # must still be the parent's best weights, not a fresh initialisation.
+    assert train_main(["--task", "sudoku-4x4", "--init-from", str(parent / "best.safetensors"),
+                       "--train-data", "gen:count=50,blanks=6-9", "--val-data", "gen:count=20,blanks=6-9",
+                       "--batch-size", "16", "--steps", "1", "--lr", "1e-12", "--puzzle-emb-lr", "0", "--lr-warmup-steps", "0",
+                       "--eval-every", "1", "--out", str(child)]) == 0
+    card = json.loads((child / "last.json").read_text())
+    parent_card = json.loads((parent / "best.json").read_text())
+    assert card["model"] == parent_card["model"]  # the checkpoint's config, not the default preset's
+    lineage = card["data"]["init_from"]
+    assert lineage["steps"] == parent_card["steps"] and lineage["cpu_seconds"] == parent_card["cpu_seconds"]
+    assert len(lineage["sha256"]) == 64 and lineage["command"] == parent_card["command"]
+    a, b = load_file(str(parent / "best.safetensors")), load_file(str(child / "last.safetensors"))
+    for key in a:
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
+
+
+def test_init_from_refuses_another_tasks_checkpoint_and_resume(tmp_path):
+    parent = run_train(tmp_path, "parent", "--steps", "2")
+    with pytest.raises(SystemExit, match="not of"):
+        train_main(["--task", "sudoku-6x6", "--init-from", str(parent / "best.safetensors"), "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="starts a new run"):
+        train_main(["--out", str(parent), "--resume", "--init-from", str(parent / "best.safetensors")])
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        train_main(["--task", "sudoku-4x4", "--init-from", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "y")])

@@ -1,0 +1,105 @@
+"""solve(task="maze"): typed results, verified paths only, exact search as the fallback, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from reasoner import MazeSolveResult, PuzzleInputError, solve
+from reasoner.checkpoint import CheckpointCard, save_checkpoint
+from reasoner.config import cpu_tiny
+from reasoner.model import HRM
+from reasoner.tasks import MazeTask
+from verifiers import maze as maze_rules
+
+TASK5 = MazeTask(5)
+MAZE5 = ["S  # ", " # # ", " #   ", " ### ", "    G"]
+UNREACHABLE5 = ["S #  ", "  #  ", "###  ", "     ", "    G"]
+
+
+@pytest.fixture(scope="module")
+def untrained_maze_checkpoint(tmp_path_factory):
+    """An untrained 5x5 maze model: its answers are wrong, so the exact search must take over."""
+    torch.manual_seed(0)
+    cfg = cpu_tiny(TASK5.vocab_size, TASK5.seq_len, **TASK5.model_hints())
+    path = tmp_path_factory.mktemp("ckpt") / "maze-5x5"
+    return save_checkpoint(HRM(cfg), path, CheckpointCard(task=TASK5.spec(), model=cfg, seed=0))
+
+
+def test_untrained_answers_are_rejected_and_the_exact_search_is_verified(untrained_maze_checkpoint):
+    r = solve(MAZE5, task="maze", checkpoint=untrained_maze_checkpoint)
+    assert isinstance(r, MazeSolveResult) and r.task == "maze-5x5" and r.puzzle == MAZE5
+    assert not r.model_correct and r.model_errors  # an untrained model does not draw a shortest path
+    assert r.status == "solved" and r.verified and r.path == "search"
+    assert r.answer == maze_rules.label_maze(MAZE5, side=5)
+    assert r.path_length == maze_rules.bfs_shortest_path(MAZE5, side=5).length
+    assert maze_rules.check_maze_answer(MAZE5, r.answer, side=5).ok
+
+
+def test_without_repair_a_wrong_answer_is_not_presented(untrained_maze_checkpoint):
+    r = solve(MAZE5, task="maze", checkpoint=untrained_maze_checkpoint, repair=False)
+    assert r.answer is None and r.status == "unsolved" and r.path == "none" and not r.verified
+    assert len(r.model_answer) == 5 and np.array(r.confidence).shape == (5, 5)
+
+
+def test_a_correct_model_answer_is_taken_as_the_models(untrained_maze_checkpoint, monkeypatch):
+    # Make the "model" output the label itself: the result must credit the HRM, not the search.
+    import reasoner.inference as inference
+
+    label_tokens = TASK5.encode(np.array([list(r) for r in maze_rules.label_maze(MAZE5, side=5)]))
+
+    class Trace:
+        probs = [torch.nn.functional.one_hot(torch.from_numpy(label_tokens), 6).float()[None]]
+        halt_step = torch.tensor([1])
+
+    monkeypatch.setattr(inference, "run_segments", lambda *a, **k: Trace)
+    r = solve(MAZE5, task="maze", checkpoint=untrained_maze_checkpoint)
+    assert r.model_correct and r.model_matches_label and r.path == "hrm" and r.verified
+
+
+def test_unreachable_goal_is_reported_not_solved(untrained_maze_checkpoint):
+    r = solve(UNREACHABLE5, task="maze", checkpoint=untrained_maze_checkpoint)
+    assert r.status == "no_solution" and r.answer is None and not r.verified
+
+
+def test_layouts_and_batches(untrained_maze_checkpoint):
+    flat = "".join(MAZE5)
+    framed = TASK5.format_grid(np.array([list(r) for r in MAZE5]))
+    results = solve([flat, "\n".join(MAZE5), framed, MAZE5], task="maze", checkpoint=untrained_maze_checkpoint)
+    assert len(results) == 4 and all(r.puzzle == MAZE5 and r.verified for r in results)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("S  #  G", "not a square"),
+    (["S  # ", " # # ", " #   ", " ### ", "    S"], "G"),
+    (["S  # ", " # # ", " #x  ", " ### ", "    G"], "characters"),
+])
+def test_bad_mazes_raise_clear_errors(untrained_maze_checkpoint, bad, message):
+    with pytest.raises(PuzzleInputError, match=message):
+        solve(bad, task="maze", checkpoint=untrained_maze_checkpoint)
+
+
+def test_missing_maze_checkpoint_is_explained(tmp_path):
+    with pytest.raises(FileNotFoundError, match="maze-5x5"):
+        solve(MAZE5, task="maze", checkpoint=tmp_path / "none.safetensors")
+
+
+def test_cli_solves_a_maze_from_stdin_and_a_file(untrained_maze_checkpoint, tmp_path, capsys, monkeypatch):
+    import io
+
+    from reasoner.cli import main as cli_main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(MAZE5) + "\n"))
+    assert cli_main(["--task", "maze", "-", "--checkpoint", str(untrained_maze_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("solved: verified") and "breadth-first search" in out
+    assert "|" + maze_rules.label_maze(MAZE5, side=5)[0] + "|" in out  # the answer drawn in its frame
+    mazes = tmp_path / "mazes.txt"
+    mazes.write_text("".join(MAZE5) + "\n" + "".join(UNREACHABLE5) + "\n")
+    assert cli_main(["--task", "maze", "--file", str(mazes), "--checkpoint", str(untrained_maze_checkpoint)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["".join(maze_rules.label_maze(MAZE5, side=5)), "no_solution"]
+
+
+def test_a_checkpoint_of_another_task_is_refused(untrained_maze_checkpoint):
+    with pytest.raises(PuzzleInputError, match="is for MazeTask"):
+        solve("1..4.4....2..3..", checkpoint=untrained_maze_checkpoint)

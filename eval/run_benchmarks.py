@@ -295,10 +295,12 @@ def classical_and_guided_search(model: HRM, task: SudokuTask, puzzles: np.ndarra
     """The exact solver alone (time, nodes, accuracy), and the same search with the model's value order."""
     br, bc, m_max = task.box_rows, task.box_cols, model.cfg.halt_max_steps
     plain_nodes, guided_nodes, search_s, count_s, correct, unique = [], [], 0.0, 0.0, 0, 0
+    model_right = []  # the HRM alone after M_max segments, per puzzle
     for start in range(0, len(puzzles), EVAL_BATCH):
         chunk = puzzles[start : start + EVAL_BATCH]
-        _, probs, _ = _run_model(model, task, chunk, m_max, "fixed", "cpu")
-        for grid, p, solution in zip(chunk, probs, solutions[start : start + EVAL_BATCH]):
+        answers, probs, _ = _run_model(model, task, chunk, m_max, "fixed", "cpu")
+        for grid, answer, p, solution in zip(chunk, answers, probs, solutions[start : start + EVAL_BATCH]):
+            model_right.append(bool(np.array_equal(answer, solution)))
             result, seconds = timed(rules.guided_search, grid, br, bc)
             search_s += seconds
             plain_nodes.append(result.nodes)
@@ -319,7 +321,24 @@ def classical_and_guided_search(model: HRM, task: SudokuTask, puzzles: np.ndarra
             "guided_mean": float(np.mean(guided_nodes)), "unguided_mean": float(np.mean(plain_nodes)),
             "guided_median": float(np.median(guided_nodes)), "unguided_median": float(np.median(plain_nodes)),
         },
+        "by_search_effort": by_search_effort(plain_nodes, model_right),
     }
+
+
+# Difficulty by how much branching the exact solver needs (its search nodes, no model guidance):
+# 0 means constraint propagation alone solves the puzzle.
+EFFORT_BUCKETS = ((0, 0), (1, 9), (10, 99), (100, None))
+
+
+def by_search_effort(nodes: list[int], model_right: list[bool]) -> dict:
+    """HRM-alone exact accuracy per search-effort bucket: {"0": {"puzzles": n, "exact": x}, "1-9": ...}."""
+    nodes, right = np.asarray(nodes), np.asarray(model_right)
+    out = {}
+    for low, high in EFFORT_BUCKETS:
+        mask = (nodes >= low) & (nodes <= (high if high is not None else nodes.max(initial=0)))
+        name = str(low) if low == high else (f"{low}-{high}" if high is not None else f">={low}")
+        out[name] = {"puzzles": int(mask.sum()), "exact": float(right[mask].mean()) if mask.any() else None}
+    return out
 
 
 def measure_sudoku_set(model: HRM, task: SudokuTask, path: Path, data: dict, profile: Profile) -> dict:
@@ -496,6 +515,12 @@ def markdown_report(report: dict) -> str:
             [[v, name, pct(s["classical"]["accuracy"]), pct(s["solve"]["shares"]["hrm"]), pct(s["solve"]["shares"]["hrm+repair"]),
               pct(s["solve"]["shares"]["search"]), pct(s["solve"]["shares"]["none"]), f"{s['search_nodes']['guided_mean']:.1f}",
               f"{s['search_nodes']['unguided_mean']:.1f}"] for v, r in sudoku.items() for name, s in r["sets"].items()]))
+        buckets = list(next(iter(next(iter(sudoku.values()))["sets"].values()))["by_search_effort"])
+        parts.append(md_table(
+            "HRM alone (exact, M_max segments) by search effort: the exact solver's branching nodes (0 = propagation alone)",
+            ["variant", "test set"] + [f"{b} nodes" for b in buckets],
+            [[v, name] + [f"{pct(e['exact'])} of {e['puzzles']}" if e["puzzles"] else "-" for e in s["by_search_effort"].values()]
+             for v, r in sudoku.items() for name, s in r["sets"].items()]))
         rows = []
         for v, r in sudoku.items():
             a = r["analysis"]

@@ -112,6 +112,7 @@ def test_quick_run_end_to_end(tmp_path, capsys):
                                 "--sudoku-file", str(outside), "--seed", "5"]) == 0
     printed = capsys.readouterr().out
     assert "| sudoku-4x4 |" in printed and "Inference-time scaling" in printed and "Maze" in printed
+    assert "by search effort" in printed
 
     report = json.loads((out / "benchmarks.json").read_text())
     assert report["errors"] == {}
@@ -137,6 +138,10 @@ def test_quick_run_end_to_end(tmp_path, capsys):
         assert sum(s["solve"]["shares"].values()) == pytest.approx(1.0)
         assert s["solve"]["answers_equal_solution"] == 1.0  # every puzzle ends verified and right
         assert s["search_nodes"]["guided_mean"] >= 0 and s["search_nodes"]["unguided_mean"] >= 0
+        effort = s["by_search_effort"]
+        assert sum(b["puzzles"] for b in effort.values()) == s["puzzles"]  # every puzzle in exactly one bucket
+        right = sum(b["exact"] * b["puzzles"] for b in effort.values() if b["puzzles"])
+        assert right == pytest.approx(s["exact_accuracy"] * s["puzzles"])  # the buckets split the headline number
     assert s4["speed"]["latency_batch1"]["median_ms"] > 0 and s4["speed"]["throughput"]["puzzles_per_s"] > 0
 
     a = s4["analysis"]

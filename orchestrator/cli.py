@@ -28,9 +28,10 @@ so memory lasts for one message; use the REPL or the Python API (orchestrator.as
 
 grids: one line of 16/36/81 cells or one row per line; blanks . 0 _ ; separators | + - and
 spaces are ignored; JSON arrays of arrays work too. Mazes (#, space, S, G) are read and checked,
-but no maze or ARC reasoner is shipped yet.
+and solved with a shipped maze-NxN checkpoint where one exists; no ARC reasoner is wired into the chat yet.
 
-language model: an OpenAI-compatible server (e.g. vLLM) at --llm-url (default {DEFAULT_LLM_URL},
+language model: an OpenAI-compatible server (e.g. vLLM; `python -m orchestrator llm serve` starts
+a small one on this machine, see `python -m orchestrator llm --help`) at --llm-url (default {DEFAULT_LLM_URL},
 env HRM_LLM_URL) classifies requests, reads grids described in words (checked against your
 digits) and words explanations from the verifier's facts only. Without one, built-in rules do
 this, and the first reply of a thread says so.
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--checkpoint", help="HRM weights to solve with (default: the shipped checkpoint per size)")
     chat.add_argument("--json", action="store_true", help="print each reply as JSON (the Reply model) instead of text")
     chat.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
+    from . import llm_server  # standard library only: --help stays fast
+
+    llm_server.add_parser(commands)
     return parser
 
 
@@ -111,6 +115,10 @@ def _repl(orch, args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "llm":
+        from . import llm_server
+
+        return llm_server.run(args)
     settings = Settings.from_env(
         llm_url="none" if args.no_llm else args.llm_url, llm_model=args.model, llm_timeout=args.timeout,
         trace_path=args.trace, checkpoint=args.checkpoint,

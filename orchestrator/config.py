@@ -4,7 +4,9 @@ Every field can come from an argument or an environment variable, so the same co
 the `chat` command, from Python and from tests without editing files:
 
     HRM_LLM_URL       OpenAI-compatible base URL (default http://127.0.0.1:8000/v1; "none" = rules only)
-    HRM_LLM_MODEL     model name sent in each request (default: the first one the server lists)
+    HRM_LLM_MODEL     model name sent in each request (default: the first one the server lists;
+                      `python -m orchestrator llm serve` serves one, qwen2.5-coder-0.5b-instruct,
+                      at the default URL: see orchestrator/llm_server.py and docs/llm.md)
     HRM_LLM_TIMEOUT   seconds to wait for one model reply (default 30)
     HRM_LLM_API_KEY   bearer token, only if the server was started with one (vLLM --api-key)
     HRM_TRACE_PATH    JSON-lines trace file (default runs/traces.jsonl under the working directory)

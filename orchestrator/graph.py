@@ -264,12 +264,14 @@ def _solve_maze(state: GraphState, ctx: TurnContext) -> dict:
     ctx.trace.verdicts.append({"check": "maze.validate_maze_question", "ok": question.ok, "reasons": question.reasons})
     try:
         result = ctx.solver("\n".join(rows), task="maze")
-    except (ValueError, FileNotFoundError, NotImplementedError):
-        (sr, sc), (gr, gc) = question.start, question.goal
-        return _stop(
-            f"Maze solving is not available yet: no maze reasoner is shipped. I did read your {len(rows)}x{len(rows)} "
-            f"maze (S at row {sr + 1}, column {sc + 1}; G at row {gr + 1}, column {gc + 1}) and the verifier "
-            f"confirms that G can be reached.", status="unavailable")
+    except (ValueError, FileNotFoundError, NotImplementedError) as err:
+        where = ""
+        if question.start and question.goal:
+            (sr, sc), (gr, gc) = question.start, question.goal
+            where = f" (S at row {sr + 1}, column {sc + 1}; G at row {gr + 1}, column {gc + 1})"
+        return _stop(f"I read your {len(rows)}x{len(rows)} maze{where}, but cannot solve it: {err}", status="unavailable")
+    if getattr(result, "status", None) == "no_solution":
+        return _stop("This maze has no solution: G cannot be reached from S through open cells.", status="no_solution")
     answer = getattr(result, "answer", None)
     if answer is None:
         return _stop("The maze solver found no verified path.", status=getattr(result, "status", "unsolved"))
@@ -278,8 +280,11 @@ def _solve_maze(state: GraphState, ctx: TurnContext) -> dict:
     ctx.trace.verdicts.append({"check": "maze.check_maze_answer", "ok": verdict.ok, "reasons": verdict.reasons})
     if not verdict.ok:
         return _stop("The maze solver's path did not pass the verifier, so I show none.", status="unsolved")
-    return _stop("Solved and verified: the path ('o') is a shortest route from S to G.\n\n" + render_maze(answer_rows),
-                 ok=True, status="solved", verified=True, path=getattr(result, "path", None))
+    how = ("The reasoner (HRM) found this path itself." if getattr(result, "path", None) == "hrm" else
+           "The reasoner's own path was not a shortest path, so this one comes from an exact breadth-first search.")
+    return _stop(f"Solved and verified: the path ('o', {verdict.path_length} cells from S to G) is a shortest route. "
+                 f"{how}\n\n" + render_maze(answer_rows), ok=True, status="solved", verified=True,
+                 path=getattr(result, "path", None))
 
 
 def verify(state: GraphState, ctx: TurnContext) -> dict:

@@ -7,6 +7,12 @@ up and which model it serves. Every failure is turned into an `LLMError` with a 
 (unreachable, timeout, http, malformed, invalid) so the caller can fall back to rules and tell
 the user why, instead of showing a traceback.
 
+vLLM (and llama.cpp) enforce the schema while decoding but never show it to the model, unlike
+OpenAI's API: a small model then picks a value the grammar allows without knowing what the values
+mean (measured with Qwen2.5-Coder-0.5B on eval/intent_set.jsonl: intent accuracy 32% without the
+schema in the prompt). So the schema, with its field descriptions, is also appended to the system
+message when there is one (`schema_in_prompt`, on by default).
+
 The reply is never trusted: it is parsed as JSON and validated against the same pydantic model
 the schema came from, even though a schema-guided server should only produce valid output.
 """
@@ -49,9 +55,11 @@ class LLMClient:
         connect_timeout: float = 2.0,
         api_key: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        schema_in_prompt: bool = True,
     ):
         self.base_url = base_url.rstrip("/")
         self.model = model
+        self.schema_in_prompt = schema_in_prompt
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         # trust_env=False: a loopback server must not be routed through an HTTP(S)_PROXY.
         self._http = httpx.Client(
@@ -97,6 +105,9 @@ class LLMClient:
         model or raises LLMError."""
         if self.model is None and not self.available():
             raise LLMError("unreachable", f"no language model server answers at {self.base_url}")
+        json_schema = schema.model_json_schema()
+        if self.schema_in_prompt:
+            messages = _describe_schema(messages, json_schema)
         body = {
             "model": self.model,
             "messages": messages,
@@ -104,7 +115,7 @@ class LLMClient:
             "max_tokens": max_tokens,
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": schema.__name__, "schema": schema.model_json_schema(), "strict": True},
+                "json_schema": {"name": schema.__name__, "schema": json_schema, "strict": True},
             },
         }
         data = self._request("POST", "/chat/completions", json=body)
@@ -147,3 +158,14 @@ class LLMClient:
         if not isinstance(data, dict):
             raise LLMError("malformed", "the server's reply is not a JSON object")
         return data
+
+
+def _describe_schema(messages: list[dict], json_schema: dict) -> list[dict]:
+    """The messages with the JSON schema appended to the leading system message (a copy; the
+    caller's list is not changed). Without a system message they are sent as they are."""
+    if not messages or messages[0].get("role") != "system":
+        return messages
+    first = dict(messages[0])
+    first["content"] = (f"{first['content']}\n\nThe JSON must match this JSON schema: "
+                        f"{json.dumps(json_schema, separators=(',', ':'))}")
+    return [first, *messages[1:]]

@@ -175,7 +175,8 @@ def test_empty_and_oversized_messages_get_clear_replies(orch, trace_path):
 def test_unsupported_tasks_get_a_clear_reply(orch):
     maze = orch.ask(MAZE, "maze")
     assert maze.task == "maze" and not maze.ok and maze.status == "unavailable"
-    assert "not available yet" in maze.text and "G can be reached" in maze.text
+    # No 7x7 maze checkpoint is shipped: the reply says so and where it read S and G.
+    assert "cannot solve it" in maze.text and "no checkpoint for maze-7x7" in maze.text and "S at row 2, column 2" in maze.text
     arc = orch.ask("solve this ARC task: [[0,1],[1,0]]", "arc")
     assert arc.task == "arc" and not arc.ok and "not available" in arc.text
     bad = orch.ask("solve this maze\n#####\n#S# #\n### #\n#  G#\n#####", "maze")

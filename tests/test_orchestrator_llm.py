@@ -147,6 +147,24 @@ def test_client_sends_a_json_schema_and_validates_the_reply(fake):
     client.close()
 
 
+def test_the_schema_is_described_in_the_system_message(fake):
+    # vLLM enforces the schema while decoding but does not show it to the model: the client puts
+    # it (field descriptions included) into the system message, without changing the caller's list.
+    fake.routes["Understanding"] = {"intent": "hint", "task": "sudoku"}
+    client = LLMClient(fake.url, model="m", timeout=TIMEOUT)
+    messages = [{"role": "system", "content": "Classify."}, {"role": "user", "content": "a hint please"}]
+    assert client.chat_json(messages, Understanding) == Understanding(intent="hint", task="sudoku")
+    sent = fake.requests[-1]["messages"]
+    assert sent[0]["role"] == "system" and sent[0]["content"].startswith("Classify.\n\n")
+    assert json.dumps(Understanding.model_json_schema(), separators=(",", ":")) in sent[0]["content"]
+    assert sent[1] == messages[1] and messages[0]["content"] == "Classify."
+    plain = LLMClient(fake.url, model="m", timeout=TIMEOUT, schema_in_prompt=False)
+    plain.chat_json(messages, Understanding)
+    assert fake.requests[-1]["messages"] == messages
+    client.close()
+    plain.close()
+
+
 @pytest.mark.parametrize("route, kind", [
     (Raw("{not json"), "malformed"),
     (Raw('```json\n{"a": "three", "b": "x"}\n```'), "invalid"),  # fenced JSON is read, then validated
@@ -283,3 +301,16 @@ def test_grounding_check():
     assert is_grounded("It took 4 segments and it was 97% sure.", facts)
     assert not is_grounded("It took 5 segments.", facts)
     assert not is_grounded("The first row is 1234.", Understanding(intent="solve", task="sudoku"))
+
+
+def test_the_rules_keywords_win_and_the_model_cannot_invent_a_puzzle_request(fake, make_orch):
+    # Measured (docs/llm.md): the 0.5B model calls most messages "solve". A keyword the user wrote
+    # decides; the model's intent counts only where the rules found none, and a puzzle intent
+    # needs a puzzle in the message or the thread.
+    fake.routes["Understanding"] = {"intent": "solve", "task": "arc"}
+    o = make_orch()
+    hello = o.ask("hello!", "t")
+    assert hello.intent == "other" and hello.answer is None
+    fake.routes["Understanding"] = {"intent": "generate", "task": "arc"}
+    hint = o.ask(f"a hint for this sudoku please: {PUZZLE4}", "t2")
+    assert hint.intent == "hint" and hint.task == "sudoku"

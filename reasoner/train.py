@@ -25,7 +25,7 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from .act import ACTState, Batch, act_train_segment
-from .checkpoint import CheckpointCard, load_train_state, save_checkpoint, save_train_state
+from .checkpoint import CheckpointCard, load_checkpoint, load_train_state, save_checkpoint, save_train_state
 from .config import PRESETS, ModelConfig, TrainConfig, preset_config
 from .evaluate import autocast, evaluate
 from .losses import act_loss
@@ -153,8 +153,6 @@ class Parent:
 
 
 def load_parent(path: Path, task: Task) -> Parent:
-    from .checkpoint import load_checkpoint
-
     try:
         model, parent_task, card = load_checkpoint(path)
     except (FileNotFoundError, ValueError) as err:
@@ -270,7 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(train_cfg.seed)
     model = HRM(model_cfg).to(device)
     if saved is None and args.init_from:
-        model.load_state_dict(parent.state_dict)  # before the EMA copies the weights
+        try:
+            model.load_state_dict(parent.state_dict)  # before the EMA copies the weights
+        except RuntimeError as err:  # a --model override changed a shape
+            raise SystemExit(f"error: --init-from {args.init_from}: its weights do not fit the configured model "
+                             f"(change only fields that keep the shapes, e.g. halt_max_steps):\n{err}")
     main_opt, sparse_opt = make_optimizers(model, train_cfg)
     ema = EMA(model, train_cfg.ema_decay) if train_cfg.ema_decay else None
     sample_rng = np.random.default_rng(train_cfg.seed + accelerator.process_index + 17)
@@ -427,8 +429,6 @@ def main(argv: list[str] | None = None) -> int:
     log_file.close()
 
     if args.export:
-        from .checkpoint import load_checkpoint
-
         best_model, _, best_card = load_checkpoint(out / "best.safetensors")
         save_checkpoint(best_model, args.export, best_card)
     print(f"{stop_reason} at step {step}: best validation exact accuracy {(best or {}).get('exact_accuracy', float('nan')):.4f}"

@@ -151,5 +151,9 @@ def test_init_from_refuses_another_tasks_checkpoint_and_resume(tmp_path):
         train_main(["--task", "sudoku-6x6", "--init-from", str(parent / "best.safetensors"), "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="starts a new run"):
         train_main(["--out", str(parent), "--resume", "--init-from", str(parent / "best.safetensors")])
+    with pytest.raises(SystemExit, match="do not fit"):
+        train_main(["--task", "sudoku-4x4", "--init-from", str(parent / "best.safetensors"), "--model", "hidden_size=64",
+                    "--model", "num_heads=2", "--train-data", "gen:count=20,blanks=6-9", "--val-data", "gen:count=8,blanks=6-9",
+                    "--out", str(tmp_path / "z")])
     with pytest.raises(SystemExit, match="no checkpoint"):
         train_main(["--task", "sudoku-4x4", "--init-from", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "y")])

@@ -30,7 +30,7 @@ from .act import run_segments
 from .checkpoint import load_checkpoint
 from .model import HRM
 from .tasks import ContradictoryPuzzleError, MazeTask, PuzzleInputError, SudokuTask, Task
-from .tasks.maze import UnreachableGoalError, _as_grid, _unframe
+from .tasks.maze import UnreachableGoalError, maze_side
 from .tasks.sudoku import SEPARATOR_CHARS
 
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
@@ -308,26 +308,6 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
 # --------------------------------------------------------------------------------------------
 
 
-def _maze_side(maze: Any) -> int:
-    """Side N of a square maze given as text (N lines or one N*N line), rows, or an array."""
-    if isinstance(maze, str):
-        lines = [ln for ln in maze.replace("\r\n", "\n").strip("\n").split("\n")]
-        if len(lines) > 1:
-            # A frame drawn by MazeTask.format_grid adds two lines.
-            framed = lines[0].startswith("+") and lines[-1].startswith("+")
-            return len(lines) - 2 if framed else len(lines)
-        side = int(round(len(lines[0]) ** 0.5))
-        if side * side != len(lines[0]):
-            raise PuzzleInputError(f"a maze on one line needs N*N characters; {len(lines[0])} is not a square")
-        return side
-    if isinstance(maze, (list, tuple)) and maze and isinstance(maze[0], str):
-        return len(maze)
-    arr = np.asarray(maze)
-    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-        raise PuzzleInputError(f"a maze is a square grid; got shape {arr.shape}")
-    return arr.shape[0]
-
-
 def _is_maze_batch(puzzles: Any) -> bool:
     if isinstance(puzzles, str):
         return False
@@ -349,7 +329,7 @@ def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_s
     groups: dict[int, list[int]] = {}
     for i, item in enumerate(items):
         try:
-            groups.setdefault(_maze_side(item), []).append(i)
+            groups.setdefault(maze_side(item), []).append(i)
         except PuzzleInputError as err:
             raise PuzzleInputError(f"maze {i}: {err}" if batch else str(err)) from None
 
@@ -364,9 +344,9 @@ def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_s
                 try:
                     grids.append(task_obj.parse(items[i]))
                     reachable.append(True)
-                except UnreachableGoalError:
+                except UnreachableGoalError as err:
                     # A well-formed maze without a path: answered as such, like a sudoku with no solution.
-                    grids.append(_unreachable_grid(items[i], side))
+                    grids.append(err.grid)
                     reachable.append(False)
                 except PuzzleInputError as err:
                     raise type(err)(f"maze {i}: {err}" if batch else str(err)) from None
@@ -374,13 +354,6 @@ def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_s
             for i, result in zip(chunk, solved):
                 results[i] = result
     return results if batch else results[0]
-
-
-def _unreachable_grid(maze: Any, side: int) -> np.ndarray:
-    """The character grid of a maze that `parse` rejected only because G is unreachable."""
-    if isinstance(maze, str):
-        maze = _unframe(maze.replace("\r\n", "\n").strip("\n"))
-    return _as_grid(maze, side)
 
 
 def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting, repair, device, ckpt, variant):

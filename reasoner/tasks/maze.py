@@ -55,7 +55,9 @@ class MazeQuestionError(PuzzleInputError):
 
 
 class UnreachableGoalError(MazeQuestionError):
-    """The maze is well formed but no path of open cells connects S to G."""
+    """The maze is well formed but no path of open cells connects S to G; `grid` is the maze."""
+
+    grid: np.ndarray | None = None
 
 
 def default_min_path(size: int) -> int:
@@ -114,8 +116,11 @@ class MazeTask(Task):
             message = f"invalid {n}x{n} maze: " + "; ".join(verdict.reasons)
             unreachable = verdict.start is not None and verdict.goal is not None and len(verdict.reasons) == 1 \
                 and verdict.shortest_length is None and "cannot be reached" in verdict.reasons[0]
-            error = UnreachableGoalError if unreachable else MazeQuestionError
-            raise error(message, verdict.reasons, verdict.bad_cells)
+            if unreachable:
+                error = UnreachableGoalError(message, verdict.reasons, verdict.bad_cells)
+                error.grid = _as_grid(puzzle, n)  # a valid question all the same: callers can answer "no path"
+                raise error
+            raise MazeQuestionError(message, verdict.reasons, verdict.bad_cells)
         return _as_grid(puzzle, n)
 
     def encode(self, grid: Any) -> np.ndarray:
@@ -344,6 +349,25 @@ class MazeTask(Task):
             return maze_rules.check_maze_answer(_flat(puzzle), _flat(answer), side=self.size)
         except maze_rules.MazeInputError as err:
             raise MazeQuestionError(str(err), cells=err.cells) from None
+
+
+def maze_side(maze: Any) -> int:
+    """Side N of a square maze given as text (N lines, framed or not, or one N*N line), rows, or an
+    array; PuzzleInputError when no square side fits."""
+    if isinstance(maze, str):
+        lines = _unframe(maze.replace("\r\n", "\n").strip("\n")).split("\n")
+        if len(lines) > 1:
+            return len(lines)
+        side = round(len(lines[0]) ** 0.5)
+        if side * side != len(lines[0]):
+            raise PuzzleInputError(f"a maze on one line needs N*N characters; {len(lines[0])} is not a square")
+        return side
+    if isinstance(maze, (list, tuple)) and maze and isinstance(maze[0], str):
+        return len(maze)
+    arr = np.asarray(maze)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise PuzzleInputError(f"a maze is a square grid; got shape {arr.shape}")
+    return arr.shape[0]
 
 
 def _flat(maze: Any) -> Any:

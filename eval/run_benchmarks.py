@@ -43,7 +43,7 @@ import analysis  # eval/analysis.py, beside this file
 
 from reasoner.act import run_segments
 from reasoner.checkpoint import load_checkpoint
-from reasoner.evaluate import evaluate
+from reasoner.evaluate import evaluate, predict
 from reasoner.inference import CHECKPOINT_DIR, _run_model, _sudoku_variant, solve
 from reasoner.model import HRM
 from reasoner.tasks import TASKS, Examples, PuzzleInputError, SudokuTask
@@ -249,16 +249,6 @@ def throughput(sets: dict) -> dict:
     return {"puzzles_per_s": puzzles / max(seconds, 1e-9), "batch": batch, "puzzles": puzzles, "seconds": seconds}
 
 
-def final_answers(model: HRM, examples: Examples, segments: int) -> np.ndarray:
-    """Argmax tokens after `segments` segments [N, seq]."""
-    out = []
-    for start in range(0, len(examples), EVAL_BATCH):
-        part = examples.take(slice(start, start + EVAL_BATCH))
-        trace = run_segments(model, torch.from_numpy(part.inputs), torch.from_numpy(part.puzzle_ids), segments)
-        out.append(trace.probs[-1].argmax(-1).numpy())
-    return np.concatenate(out)
-
-
 def describe_card(path: Path, card) -> dict:
     cfg = card.model
     return {
@@ -457,7 +447,7 @@ def bench_maze(path: Path, args, profile: Profile) -> dict:
     m_max = model.cfg.halt_max_steps
     result = {"checkpoint": describe_card(path, card), "source": source, "notes": notes}
     result.update(accuracy_and_scaling(model, examples, profile.segments))
-    answers = final_answers(model, examples, m_max)
+    answers, _ = predict(model, examples.inputs, examples.puzzle_ids, m_max, EVAL_BATCH, progress=False)
     ok = [bool(task.verify(task.decode(q), task.decode(a)).ok) for q, a in zip(examples.inputs, answers)]
     result["exact_label_match"] = result["exact_accuracy"]
     result["valid_shortest_path_rate"] = float(np.mean(ok))

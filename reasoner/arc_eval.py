@@ -24,13 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from verifiers.arc import check_arc_answer, check_arc_grid
 
-from .act import run_segments
 from .checkpoint import load_checkpoint
-from .evaluate import autocast
+from .evaluate import predict
 from .model import HRM
 from .tasks import ArcTask
 from .tasks.arc import crop, grid_bytes, untransform
@@ -53,27 +51,6 @@ class TestVotes:
     candidates: list[Candidate]  # best first
     answers: int  # versions asked
     discarded: int  # answers that were no rectangle of colours
-
-
-@torch.no_grad()
-def predict(model: HRM, inputs: np.ndarray, puzzle_ids: np.ndarray, segments: int, batch_size: int = 128,
-            device: torch.device | str = "cpu", autocast_dtype: torch.dtype | None = None,
-            progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Token answers after `segments` segments [N, seq] and their halting confidence sigmoid(q_halt) [N]."""
-    model.eval()
-    device = torch.device(device)
-    tokens, confidence = [], []
-    for start in tqdm(range(0, len(inputs), batch_size), desc="ARC: answering every version", disable=not progress,
-                      leave=False):
-        x = torch.from_numpy(inputs[start : start + batch_size]).to(device)
-        ids = torch.from_numpy(puzzle_ids[start : start + batch_size]).to(device)
-        with autocast(device, autocast_dtype):
-            trace = run_segments(model, x, ids, segments)
-        tokens.append(trace.probs[-1].argmax(-1).cpu().numpy())
-        confidence.append(torch.sigmoid(trace.q_halt[-1].float()).cpu().numpy())
-    if not tokens:
-        return np.zeros((0, inputs.shape[1]), dtype=np.int64), np.zeros(0)
-    return np.concatenate(tokens), np.concatenate(confidence)
 
 
 def vote(task: ArcTask, where: list[tuple[int, int]], puzzle_ids: np.ndarray, tokens: np.ndarray,

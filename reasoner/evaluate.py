@@ -76,3 +76,25 @@ def evaluate(
         "mean_halt_step": float((halt_hist * np.arange(1, segments + 1)).sum() / n),
         "halt_histogram": halt_hist.tolist(),
     }
+
+
+@torch.no_grad()
+def predict(model: HRM, inputs: np.ndarray, puzzle_ids: np.ndarray, segments: int, batch_size: int = 128,
+            device: torch.device | str = "cpu", autocast_dtype: torch.dtype | None = None,
+            progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Token answers after `segments` segments [N, seq] and their halting confidence sigmoid(q_halt) [N]
+    (ARC ranks votes by it)."""
+    model.eval()
+    device = torch.device(device)
+    tokens, confidence = [], []
+    for start in tqdm(range(0, len(inputs), batch_size), desc="answering", disable=not progress,
+                      leave=False):
+        x = torch.from_numpy(inputs[start : start + batch_size]).to(device)
+        ids = torch.from_numpy(puzzle_ids[start : start + batch_size]).to(device)
+        with autocast(device, autocast_dtype):
+            trace = run_segments(model, x, ids, segments)
+        tokens.append(trace.probs[-1].argmax(-1).cpu().numpy())
+        confidence.append(torch.sigmoid(trace.q_halt[-1].float()).cpu().numpy())
+    if not tokens:
+        return np.zeros((0, inputs.shape[1]), dtype=np.int64), np.zeros(0)
+    return np.concatenate(tokens), np.concatenate(confidence)

@@ -42,9 +42,9 @@ def segment_steps(model: HRM, carry: Carry, inputs: torch.Tensor, puzzle_ids: to
     z_H, z_L = carry.z_H, carry.z_L
     for _ in range(cfg.H_cycles):
         for _ in range(cfg.L_cycles):
-            z_L = model.L_level(z_L, z_H + x, model.rotary)
+            z_L = model.L_level(z_L, z_H + x, model.rotary, model.attn_mask)
             yield "L", z_H, z_L
-        z_H = model.H_level(z_H, z_L, model.rotary)
+        z_H = model.H_level(z_H, z_L, model.rotary, model.attn_mask)
         yield "H", z_H, z_L
 
 

@@ -3,6 +3,7 @@
     python eval/run_benchmarks.py --quick            # CI-sized: well under 2 minutes for the sudoku checkpoints
     python eval/run_benchmarks.py                    # full: more puzzles, up to 32 test-time segments (~20 min)
     python eval/run_benchmarks.py --sudoku-file ../shared/data/sudoku/sudoku_extreme_train_1k_subset.txt
+    python eval/run_benchmarks.py --quick --tasks arc --arc-data-dir ../shared/data   # the ARC checkpoint alone
 
 For every checkpoint `<checkpoint-dir>/<variant>.safetensors` (+ its JSON card) that exists:
   * held-out test puzzles, generated with --seed (a seed sequence no training run uses), at a few
@@ -17,8 +18,13 @@ For every checkpoint `<checkpoint-dir>/<variant>.safetensors` (+ its JSON card) 
   * how it reasons (eval/analysis.py): forward residuals of z_H and z_L per inner step,
     participation ratio of z_H vs z_L (trained vs untrained), intermediate answers as PNG and GIF.
 A maze checkpoint (`maze*.safetensors`) is measured through the Task interface when the maze task
-exists. Output: markdown tables on stdout, `benchmarks.json` (every number and the exact
-configuration) and PNG/GIF pictures in --out.
+exists. An ARC checkpoint (`arc*.safetensors`) is scored by `reasoner.arc_eval.evaluate_arc` on the
+evaluation tasks its card was built with (the task JSON under --arc-data-dir, else where the card or
+$HRM_DATA_DIR / ../shared/data point; missing data are a note, not an error): pass@1, pass@2 and
+strict pass@1/@2, the answers asked (test inputs x versions: 8 versions each with --quick, all of
+them otherwise), answers discarded as no grid, wall time per answer; the submission goes to --out.
+Output: markdown tables on stdout, `benchmarks.json` (every number and the exact configuration) and
+PNG/GIF pictures in --out.
 """
 
 from __future__ import annotations
@@ -42,21 +48,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import analysis  # eval/analysis.py, beside this file
 
 from reasoner.act import run_segments
+from reasoner.arc_eval import evaluate_arc
 from reasoner.checkpoint import load_checkpoint
 from reasoner.evaluate import evaluate, predict
 from reasoner.inference import CHECKPOINT_DIR, _run_model, _sudoku_variant, solve
 from reasoner.model import HRM
-from reasoner.tasks import TASKS, Examples, PuzzleInputError, SudokuTask
+from reasoner.tasks import TASKS, ArcTask, Examples, PuzzleInputError, SudokuTask
 from reasoner.tasks.base import parse_file_source
 from verifiers import sudoku as rules
 
 SUDOKU_VARIANTS = ["sudoku-4x4", "sudoku-6x6", "sudoku-9x9"]
+TASK_CHOICES = SUDOKU_VARIANTS + ["maze", "arc"]
 BLANK_LEVELS = {"sudoku-4x4": (6, 8, 10), "sudoku-6x6": (14, 18, 22), "sudoku-9x9": (40, 50, 55)}
 DEFAULT_SEED = 8675309
 EVAL_BATCH = 256
 # Training sets are rebuilt (to drop test puzzles that occur in them) only where repeats are
 # possible at all: 4x4 sudoku has just 288 solution grids; 6x6 has 28 million and 9x9 6.7e21.
 REBUILD_MAX_CELLS = 16
+
+
 @dataclass(frozen=True)
 class Profile:
     puzzles: int  # generated test puzzles per difficulty
@@ -66,12 +76,13 @@ class Profile:
     latency_puzzles: int  # puzzles timed one at a time
     analysis_puzzles: int  # puzzles for residuals and participation ratio
     picture_puzzles: int  # boards in the intermediate-answer pictures
+    arc_versions: int | None  # ARC: versions asked per test input, the identity first (None: all of them)
 
 
 QUICK = Profile(puzzles=32, file_puzzles=64, segments=(1, 2, 4, 8), maze_puzzles=8, latency_puzzles=8, analysis_puzzles=16,
-                picture_puzzles=4)
+                picture_puzzles=4, arc_versions=8)
 FULL = Profile(puzzles=256, file_puzzles=1000, segments=(1, 2, 4, 8, 16, 32), maze_puzzles=128, latency_puzzles=32,
-               analysis_puzzles=64, picture_puzzles=4)
+               analysis_puzzles=64, picture_puzzles=4, arc_versions=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="seed for the test puzzles; each set uses the seed sequence [seed, size, blanks], "
                              "which no training run uses (default: %(default)s)")
-    parser.add_argument("--tasks", nargs="+", default=SUDOKU_VARIANTS + ["maze"], choices=SUDOKU_VARIANTS + ["maze"],
+    parser.add_argument("--arc-data-dir", type=Path,
+                        help="where the ARC task JSON folders lie (e.g. arc-agi-1/evaluation inside it); ARC checkpoints "
+                             "are skipped with a note when their tasks are not there (default: the card's data=, else "
+                             "$HRM_DATA_DIR, else ../shared/data beside the project)")
+    parser.add_argument("--tasks", nargs="+", default=TASK_CHOICES, choices=TASK_CHOICES,
                         metavar="TASK", help="which checkpoints to measure: %(choices)s (default: all)")
     parser.add_argument("--puzzles", type=int,
                         help=f"generated sudoku puzzles per difficulty, and maze test puzzles (default: {QUICK.puzzles} "
@@ -457,6 +472,59 @@ def bench_maze(path: Path, args, profile: Profile) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# ARC (scored by reasoner.arc_eval: voting over versions, pass@k)
+# --------------------------------------------------------------------------------------------
+
+
+class ArcDataMissing(Exception):
+    """The task JSON an ARC checkpoint was built with are not where they were looked for."""
+
+
+def bench_arc(path: Path, args, profile: Profile) -> dict:
+    """pass@k over the checkpoint's own evaluation tasks, through `evaluate_arc` (its voting and scoring)."""
+    model, task, card = load_checkpoint(path)
+    if not isinstance(task, ArcTask) or task.build is None:
+        raise ValueError(f"{path} is not a checkpoint of an ARC task built from data ({card.task})")
+    if args.arc_data_dir is not None:
+        task.build["data"] = str(args.arc_data_dir)
+    data_dir = task.data_dir()
+    sets = task.build["train"] + task.build["eval"]
+    missing = [name for name in sets if not (Path(name) if Path(name).is_absolute() else data_dir / name).is_dir()]
+    if missing:
+        raise ArcDataMissing(f"ARC data not found at {data_dir} (no folder {', '.join(missing)}; --arc-data-dir names "
+                             "the folder that holds them); skipped")
+    try:
+        task.ensure_built(progress=False)
+    except FileNotFoundError as err:
+        raise ArcDataMissing(f"ARC data not found at {data_dir} ({err}); skipped") from None
+    except ValueError as err:  # e.g. other task files than the card's fingerprint: the identifiers would not match
+        raise ArcDataMissing(f"ARC data at {data_dir} do not fit this checkpoint ({err}); skipped") from None
+    evaluation = [i for i, p in enumerate(task.puzzles) if p.role == "eval"]
+    if not evaluation:
+        raise ValueError(f"{path} was built without evaluation tasks (eval= in its card's data): nothing to score")
+    test_inputs = sum(len(task.puzzles[i].tests) for i in evaluation)
+    available = [len(task.versions_of(i)) for i in evaluation]
+    (report, answers), seconds = timed(evaluate_arc, model, task, versions=profile.arc_versions, batch_size=EVAL_BATCH,
+                                       progress=False)
+    summary = report["summary"]
+    submission_path = args.out / f"{path.stem}_submission.json"
+    submission_path.write_text(json.dumps(answers) + "\n")
+    return {
+        "checkpoint": describe_card(path, card),
+        "data_dir": str(data_dir), "eval_sets": task.build["eval"], "train_sets": task.build["train"],
+        "evaluation_tasks": len(evaluation), "test_inputs": test_inputs,
+        "tasks": summary["tasks"], "test_outputs": summary["test_outputs"],
+        "pass@1": summary["pass@1"], "pass@2": summary["pass@2"],
+        "strict_pass@1": summary["strict_pass@1"], "strict_pass@2": summary["strict_pass@2"],
+        "versions_requested": profile.arc_versions, "versions_available": {"min": min(available), "max": max(available)},
+        "versions_asked_per_test_input": summary["answers"] / max(1, test_inputs),
+        "answers": summary["answers"], "discarded": summary["discarded"], "segments": summary["segments"],
+        "seconds": seconds, "ms_per_answer": 1000 * seconds / max(1, summary["answers"]),
+        "per_task": report["tasks"], "submission": str(submission_path),
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
 
@@ -530,6 +598,19 @@ def markdown_report(report: dict) -> str:
              f"{m['speed']['throughput']['puzzles_per_s']:.1f}"] for v, m in maze["checkpoints"].items()]))
     else:
         parts.append(f"maze: {maze['status']}\n")
+    arc = report["arc"]
+    if arc.get("checkpoints"):
+        parts.append(md_table("ARC (pass@k over the checkpoint's evaluation tasks)", [
+            "checkpoint", "parameters", "trained on", "steps", "CPU-hours", "tasks", "test outputs", "versions per test input",
+            "answers (discarded: no grid)", "segments", "pass@1", "pass@2", "strict pass@1", "strict pass@2", "ms per answer"], [
+            [v, f"{a['checkpoint']['parameters']:,}", a["checkpoint"]["train_data"], a["checkpoint"]["train_steps"],
+             f"{a['checkpoint']['train_cpu_hours']:.3f}", a["tasks"], a["test_outputs"],
+             f"{a['versions_asked_per_test_input']:g}" + (" (all)" if a["versions_requested"] is None else ""),
+             f"{a['answers']} ({a['discarded']})", a["segments"], pct(a["pass@1"]), pct(a["pass@2"]),
+             pct(a["strict_pass@1"]), pct(a["strict_pass@2"]), f"{a['ms_per_answer']:.1f}"]
+            for v, a in arc["checkpoints"].items()]))
+    else:
+        parts.append(f"arc: {arc['status']}\n")
     if report["notes"]:
         parts.append("notes:\n" + "\n".join(f"- {n}" for n in report["notes"]) + "\n")
     return "\n".join(parts)
@@ -563,6 +644,7 @@ def configuration(args, argv: list[str] | None, profile: Profile) -> dict:
         "sudoku_solutions": str(args.sudoku_solutions) if args.sudoku_solutions else None,
         "maze_file": str(args.maze_file) if args.maze_file else None,
         "maze_answers": str(args.maze_answers) if args.maze_answers else None,
+        "arc_data_dir": str(args.arc_data_dir) if args.arc_data_dir else None,
         "torch_version": torch.__version__, "numpy_version": np.__version__, "python": sys.version.split()[0],
         "torch_threads": torch.get_num_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
         "device": "cpu", "cpu_count": os.cpu_count(), "checkpoints": {},
@@ -575,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     started = time.perf_counter()
-    report = {"config": configuration(args, argv, profile), "sudoku": {}, "maze": {}, "notes": [], "errors": {}}
+    report = {"config": configuration(args, argv, profile), "sudoku": {}, "maze": {}, "arc": {}, "notes": [], "errors": {}}
 
     variants = [v for v in SUDOKU_VARIANTS if v in args.tasks]
     for variant in tqdm(variants, desc="checkpoints"):
@@ -613,13 +695,34 @@ def main(argv: list[str] | None = None) -> int:
         if not report["maze"]["checkpoints"]:
             report["maze"]["status"] = "no usable checkpoint"
 
+    arc_paths = sorted(args.checkpoint_dir.glob("arc*.safetensors")) if "arc" in args.tasks else []
+    if "arc" not in args.tasks:
+        report["arc"] = {"status": "not requested"}
+    elif not arc_paths:
+        report["arc"] = {"status": "no checkpoint yet"}
+    else:
+        report["arc"] = {"status": "measured", "checkpoints": {}}
+        for path in arc_paths:
+            try:
+                result = bench_arc(path, args, profile)
+                report["arc"]["checkpoints"][path.stem] = result
+                report["config"]["checkpoints"][path.stem] = {"path": str(path), "card": json.loads(path.with_suffix(".json").read_text())}
+            except ArcDataMissing as err:  # a note, not an error: the data live outside the project
+                report["notes"].append(f"{path.stem}: {err}")
+            except Exception as err:  # noqa: BLE001
+                report["notes"].append(f"{path.stem}: failed ({type(err).__name__}: {err}); skipped")
+                report["errors"][path.stem] = traceback.format_exc()
+        if not report["arc"]["checkpoints"]:
+            report["arc"]["status"] = "no usable checkpoint"
+
     report["files"] = save_plots(report, args.out)
     report["elapsed_seconds"] = time.perf_counter() - started
     json_path = args.out / "benchmarks.json"
     report["files"]["json"] = str(json_path)
     json_path.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(markdown_report(report))
-    print(f"{len(report['sudoku']) + len(report['maze'].get('checkpoints', {}))} checkpoints measured in "
+    measured = len(report["sudoku"]) + len(report["maze"].get("checkpoints", {})) + len(report["arc"].get("checkpoints", {}))
+    print(f"{measured} checkpoints measured in "
           f"{report['elapsed_seconds']:.0f} s; numbers in {json_path}, pictures in {args.out}")
     return 0
 

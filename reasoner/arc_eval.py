@@ -154,8 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("checkpoint", type=Path, help="an ARC checkpoint (.safetensors with its .json card)")
     parser.add_argument("--data-dir", type=Path, help="where the task JSON folders lie (default: $HRM_DATA_DIR, "
                         "else ../shared/data beside the project)")
-    parser.add_argument("--submission", type=Path, help="Kaggle-style submission JSON (default: <checkpoint>_submission.json)")
-    parser.add_argument("--report", type=Path, help="scores per task as JSON (default: <checkpoint>_arc_eval.json)")
+    parser.add_argument("--submission", type=Path,
+                        help="Kaggle-style submission JSON (default: <checkpoint name>_submission.json in the current folder)")
+    parser.add_argument("--report", type=Path,
+                        help="scores per task as JSON (default: <checkpoint name>_arc_eval.json in the current folder)")
     parser.add_argument("--segments", type=int, help="segments per answer (default: the model's M_max)")
     parser.add_argument("--versions", type=int, help="ask only the first N versions of each test input (default: all)")
     parser.add_argument("--batch-size", type=int, default=128)
@@ -180,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f"error: {err}")
     report, answers = evaluate_arc(model, task, args.segments, args.versions, args.batch_size, args.device, progress)
-    stem = args.checkpoint.with_suffix("")
-    submission_path = args.submission or stem.with_name(stem.name + "_submission.json")
-    report_path = args.report or stem.with_name(stem.name + "_arc_eval.json")
+    # The current folder, not the checkpoint's: that may be the installed package's.
+    submission_path = args.submission or Path(args.checkpoint.stem + "_submission.json")
+    report_path = args.report or Path(args.checkpoint.stem + "_arc_eval.json")
     report["summary"].update(checkpoint=str(args.checkpoint), steps=card.steps, build=task.build)
     submission_path.write_text(json.dumps(answers) + "\n")
     report_path.write_text(json.dumps(report, indent=1) + "\n")

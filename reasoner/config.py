@@ -51,6 +51,13 @@ class ModelConfig(BaseModel):
     # column or box share a component from the first step. Tasks fill these in.
     grid_shape: tuple[int, int] | None = None
     grid_box: tuple[int, int] | None = None
+    # Neighbourhood attention: a grid cell attends only to cells within this distance plus the
+    # puzzle prefix, which sees and is seen by everything. Every layer then moves information one
+    # step across the grid, like a recurrent convolution: a prior for local structure such as maze
+    # paths. None: global attention. Distance "chebyshev": the (2r+1)^2 square window;
+    # "manhattan": the diamond (radius 1: the four neighbours a maze path may step to).
+    attention_radius: int | None = Field(default=None, ge=1)
+    attention_distance: Literal["chebyshev", "manhattan"] = "chebyshev"
     rms_norm_eps: float = 1e-5
 
     # Adaptive computation time.
@@ -73,6 +80,8 @@ class ModelConfig(BaseModel):
                 raise ValueError(f"pos_encoding 'grid' needs grid_shape with rows * cols = seq_len ({self.seq_len})")
             if self.grid_box and (self.grid_shape[0] % self.grid_box[0] or self.grid_shape[1] % self.grid_box[1]):
                 raise ValueError(f"grid_box {self.grid_box} does not tile grid_shape {self.grid_shape}")
+        if self.attention_radius is not None and self.grid_shape is None:
+            raise ValueError("attention_radius needs grid_shape (the task's grid geometry)")
         if self.architecture == "trm" and self.H_layers != self.L_layers:
             raise ValueError("architecture 'trm' shares one network: set H_layers == L_layers")
         return self

@@ -90,13 +90,13 @@ class Attention(nn.Module):
         self.qkv_proj = lecun_linear(cfg.hidden_size, 3 * cfg.hidden_size)
         self.o_proj = lecun_linear(cfg.hidden_size, cfg.hidden_size)
 
-    def forward(self, x: torch.Tensor, rotary: RotaryEmbedding | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rotary: RotaryEmbedding | None, mask: torch.Tensor | None) -> torch.Tensor:
         batch, seq, _ = x.shape
         q, k, v = self.qkv_proj(x).view(batch, seq, 3, self.num_heads, self.head_dim).unbind(2)
         if rotary is not None:
             q, k = rotary.apply(q), rotary.apply(k)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [batch, heads, seq, head_dim]
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=False)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=False)
         return self.o_proj(out.transpose(1, 2).reshape(batch, seq, -1))
 
 
@@ -120,8 +120,8 @@ class Block(nn.Module):
         self.attn = Attention(cfg)
         self.mlp = SwiGLU(cfg)
 
-    def forward(self, h: torch.Tensor, rotary: RotaryEmbedding | None) -> torch.Tensor:
-        h = rms_norm(h + self.attn(h, rotary), self.eps)
+    def forward(self, h: torch.Tensor, rotary: RotaryEmbedding | None, mask: torch.Tensor | None) -> torch.Tensor:
+        h = rms_norm(h + self.attn(h, rotary, mask), self.eps)
         return rms_norm(h + self.mlp(h), self.eps)
 
 
@@ -132,10 +132,12 @@ class ReasoningModule(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(num_layers))
 
-    def forward(self, state: torch.Tensor, injection: torch.Tensor, rotary: RotaryEmbedding | None) -> torch.Tensor:
+    def forward(
+        self, state: torch.Tensor, injection: torch.Tensor, rotary: RotaryEmbedding | None, mask: torch.Tensor | None
+    ) -> torch.Tensor:
         h = state + injection
         for block in self.blocks:
-            h = block(h, rotary)
+            h = block(h, rotary, mask)
         return h
 
 
@@ -160,6 +162,19 @@ class GridPositions(nn.Module):
     def forward(self) -> torch.Tensor:
         cells = sum(table[self.index[:, k]] for k, table in enumerate(self.tables)) / math.sqrt(len(self.tables))
         return torch.cat((self.prefix, cells), dim=0)  # [total_len, hidden]
+
+
+def neighbourhood_mask(cfg: ModelConfig) -> torch.Tensor:
+    """[total_len, total_len] bool, True where attention is allowed (see `attention_radius`)."""
+    rows, cols = cfg.grid_shape
+    cell = torch.arange(rows * cols)
+    r, c = cell // cols, cell % cols
+    dr, dc = (r[:, None] - r[None, :]).abs(), (c[:, None] - c[None, :]).abs()
+    distance = torch.maximum(dr, dc) if cfg.attention_distance == "chebyshev" else dr + dc
+    near = distance <= cfg.attention_radius
+    mask = torch.ones(cfg.total_len, cfg.total_len, dtype=torch.bool)
+    mask[cfg.puzzle_emb_len :, cfg.puzzle_emb_len :] = near
+    return mask
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,6 +219,9 @@ class HRM(nn.Module):
             self.embed_pos = nn.Parameter(trunc_normal_(torch.empty(cfg.total_len, d), std=1.0 / math.sqrt(d)))
         elif cfg.pos_encoding == "grid":
             self.grid_pos = GridPositions(cfg)
+
+        mask = neighbourhood_mask(cfg) if cfg.attention_radius is not None else None
+        self.register_buffer("attn_mask", mask, persistent=False)
 
         self.L_level = ReasoningModule(cfg, cfg.L_layers)
         # TRM: the same network updates both latents (z_H plays the role of the answer y).
@@ -267,10 +285,10 @@ class HRM(nn.Module):
         for _ in range(cfg.H_cycles):
             for _ in range(cfg.L_cycles):
                 with torch.set_grad_enabled(grad_wanted and call >= first_grad_call):
-                    z_L = self.L_level(z_L, z_H + x, self.rotary)
+                    z_L = self.L_level(z_L, z_H + x, self.rotary, self.attn_mask)
                 call += 1
             with torch.set_grad_enabled(grad_wanted and call >= first_grad_call):
-                z_H = self.H_level(z_H, z_L, self.rotary)
+                z_H = self.H_level(z_H, z_L, self.rotary, self.attn_mask)
             call += 1
 
         prefix = cfg.puzzle_emb_len

@@ -274,3 +274,21 @@ def test_grid_positions_share_row_column_and_box_components():
         tiny(pos_encoding="grid", grid_shape=(3, 3))
     with pytest.raises(ValueError, match="does not tile"):
         tiny(pos_encoding="grid", grid_shape=(4, 4), grid_box=(3, 3))
+
+
+def test_neighbourhood_attention_moves_information_one_cell_per_layer():
+    cfg = cpu_tiny(vocab_size=6, seq_len=25, pos_encoding="grid", grid_shape=(5, 5), attention_radius=1)
+    model = HRM(cfg).eval()
+    block = model.L_level.blocks[0]
+    x = torch.randn(1, cfg.total_len, cfg.hidden_size)
+    changed = x.clone()
+    changed[0, 1 + 0] += 1.0  # grid cell (0, 0); position 0 is the puzzle prefix
+    with torch.no_grad():
+        diff = (block(changed, None, model.attn_mask) - block(x, None, model.attn_mask)).abs().sum(-1)[0]
+    moved = {(int(i) - 1) // 5 * 10 + (int(i) - 1) % 5 for i in torch.nonzero(diff[1:] > 1e-6).flatten() + 1}
+    assert moved == {0, 1, 10, 11}  # the cell itself and its 3x3 window, nothing further
+    assert diff[0] > 1e-6  # the prefix sees every cell
+    cross = HRM(cfg.model_copy(update={"attention_distance": "manhattan"})).attn_mask
+    assert cross[1 + 12].nonzero().flatten().tolist() == [0, 1 + 7, 1 + 11, 1 + 12, 1 + 13, 1 + 17]  # prefix, up, left, self, right, down
+    with pytest.raises(ValueError, match="attention_radius needs grid_shape"):
+        tiny(pos_encoding="learned", attention_radius=1)

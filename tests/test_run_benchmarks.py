@@ -16,6 +16,8 @@ from reasoner.model import HRM
 from reasoner.tasks import SudokuTask, make_task
 from reasoner.train import main as train_main
 
+from .test_arc_task import toy, toy_source  # noqa: F401 -- `toy` is a fixture: tiny ARC task files
+
 EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"
 sys.path.insert(0, str(EVAL_DIR))
 import analysis
@@ -178,7 +180,7 @@ def test_help_names_every_option_with_defaults(capsys):
         run_benchmarks.main(["--help"])
     text = capsys.readouterr().out
     for option in ("--quick", "--checkpoint-dir", "--out", "--sudoku-file", "--sudoku-solutions", "--maze-file",
-                   "--maze-answers", "--seed", "--tasks", "default"):
+                   "--maze-answers", "--arc-data-dir", "--seed", "--tasks", "default"):
         assert option in text
 
 
@@ -202,3 +204,57 @@ def test_maze_files_are_read_through_the_task_and_training_rows_left_out(tmp_pat
         assert maze["puzzles"] == 3  # rows 2, 3, 4
         assert any("rows 0:2 of mazes_question.txt left out" in n for n in report["notes"])
         assert 0 <= maze["valid_shortest_path_rate"] <= 1
+
+
+def test_arc_section_scores_a_tiny_arc_checkpoint_through_arc_eval(toy, tmp_path, capsys):
+    # A tiny ARC checkpoint, built as tests/test_arc_task.py builds one: the toy task files, cpu-tiny, a few steps.
+    run = tmp_path / "run"
+    assert train_main(["--task", "arc-10x10", "--preset", "cpu-tiny", "--train-data", toy_source(toy),
+                       "--val-data", "arc:split=test", "--steps", "4", "--batch-size", "8", "--eval-every", "4",
+                       "--eval-size", "8", "--precision", "fp32", "--out", str(run), "--no-progress"]) == 0
+    ckpt = tmp_path / "checkpoints"
+    ckpt.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(run / f"last{suffix}", ckpt / f"arc-toy{suffix}")
+    before = sorted(p.name for p in ckpt.iterdir())
+
+    out = tmp_path / "bench"
+    assert run_benchmarks.main(["--quick", "--tasks", "arc", "--checkpoint-dir", str(ckpt), "--out", str(out),
+                                "--arc-data-dir", str(toy)]) == 0
+    printed = capsys.readouterr().out
+    assert "### ARC (pass@k over the checkpoint's evaluation tasks)" in printed and "| arc-toy |" in printed
+    assert sorted(p.name for p in ckpt.iterdir()) == before  # nothing written beside the checkpoint
+
+    report = json.loads((out / "benchmarks.json").read_text())
+    assert report["errors"] == {} and report["arc"]["status"] == "measured"
+    assert report["config"]["arc_data_dir"] == str(toy) and report["config"]["profile"]["arc_versions"] == 8
+    assert report["config"]["checkpoints"]["arc-toy"]["card"]["task"]["name"] == "arc"
+    arc = report["arc"]["checkpoints"]["arc-toy"]
+    # The toy build: flip01 (1 test input) and recol02 (2 test inputs) are evaluation tasks, each with the
+    # identity + aug=5 versions: all 6 are asked (--quick asks up to 8).
+    assert (arc["tasks"], arc["test_outputs"], arc["test_inputs"]) == (2, 3, 3)
+    assert arc["versions_available"] == {"min": 6, "max": 6} and arc["versions_requested"] == 8
+    assert arc["answers"] == 3 * 6 and arc["versions_asked_per_test_input"] == 6
+    assert 0 <= arc["discarded"] <= arc["answers"]
+    for key in ("pass@1", "pass@2", "strict_pass@1", "strict_pass@2"):
+        assert 0 <= arc[key] <= 1, key
+    assert arc["pass@1"] <= arc["pass@2"] and arc["strict_pass@2"] <= arc["pass@2"]
+    assert arc["segments"] == arc["checkpoint"]["M_max"] and arc["ms_per_answer"] > 0
+    assert arc["checkpoint"]["parameters"] > 0 and arc["checkpoint"]["train_steps"] == 4
+    assert arc["checkpoint"]["train_data"] == toy_source(toy)
+    # The same numbers as reasoner.arc_eval gives; the submission names both evaluation tasks.
+    assert set(arc["per_task"]) == {"flip01", "recol02"}
+    assert arc["pass@2"] == pytest.approx(np.mean([t["pass@2"] for t in arc["per_task"].values()]))
+    submission = json.loads(Path(arc["submission"]).read_text())
+    assert set(submission) == {"flip01", "recol02"} and len(submission["recol02"]) == 2
+
+    # Task files missing: a note, no traceback, the run goes on.
+    out = tmp_path / "missing"
+    assert run_benchmarks.main(["--quick", "--tasks", "arc", "--checkpoint-dir", str(ckpt), "--out", str(out),
+                                "--arc-data-dir", str(tmp_path / "nowhere")]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "benchmarks.json").read_text())
+    assert report["errors"] == {} and report["arc"]["checkpoints"] == {}
+    assert any(n.startswith(f"arc-toy: ARC data not found at {tmp_path / 'nowhere'}") and n.endswith("skipped")
+               for n in report["notes"])
+    assert "ARC data not found" in printed and "Traceback" not in printed

@@ -53,7 +53,7 @@ from reasoner.checkpoint import load_checkpoint
 from reasoner.evaluate import evaluate, predict
 from reasoner.inference import CHECKPOINT_DIR, _run_model, _sudoku_variant, solve
 from reasoner.model import HRM
-from reasoner.tasks import TASKS, ArcTask, Examples, PuzzleInputError, SudokuTask
+from reasoner.tasks import ArcTask, Examples, PuzzleInputError, SudokuTask
 from reasoner.tasks.base import parse_file_source
 from verifiers import sudoku as rules
 
@@ -651,6 +651,30 @@ def configuration(args, argv: list[str] | None, profile: Profile) -> dict:
     }
 
 
+def measure_family(report: dict, args, profile: Profile, family: str, bench) -> None:
+    """Every `<family>*.safetensors` in the checkpoint folder through `bench`; a failure is a note, never fatal."""
+    if family not in args.tasks:
+        report[family] = {"status": "not requested"}
+        return
+    paths = sorted(args.checkpoint_dir.glob(f"{family}*.safetensors"))
+    report[family] = {"status": "measured" if paths else "no checkpoint yet", "checkpoints": {}}
+    for path in paths:
+        try:
+            result = bench(path, args, profile)
+        except ArcDataMissing as err:  # a note, not an error: the data live outside the project
+            report["notes"].append(f"{path.stem}: {err}")
+            continue
+        except Exception as err:  # noqa: BLE001 -- one broken checkpoint must not stop the others
+            report["notes"].append(f"{path.stem}: failed ({type(err).__name__}: {err}); skipped")
+            report["errors"][path.stem] = traceback.format_exc()
+            continue
+        report[family]["checkpoints"][path.stem] = result
+        report["notes"] += [f"{path.stem}: {n}" for n in result.get("notes", [])]
+        report["config"]["checkpoints"][path.stem] = {"path": str(path), "card": json.loads(path.with_suffix(".json").read_text())}
+    if paths and not report[family]["checkpoints"]:
+        report[family]["status"] = "no usable checkpoint"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     profile = QUICK if args.quick else FULL
@@ -675,45 +699,8 @@ def main(argv: list[str] | None = None) -> int:
         report["config"]["checkpoints"][variant] = {"path": str(path), "card": json.loads(path.with_suffix(".json").read_text())}
         report["notes"] += [f"{variant}: {n}" for n in result["notes"]]
 
-    maze_paths = sorted(args.checkpoint_dir.glob("maze*.safetensors")) if "maze" in args.tasks else []
-    if "maze" not in args.tasks:
-        report["maze"] = {"status": "not requested"}
-    elif "maze" not in TASKS or not maze_paths:
-        reason = "" if "maze" in TASKS else " (reasoner.tasks has no maze task)"
-        report["maze"] = {"status": "no checkpoint yet" + reason}
-    else:
-        report["maze"] = {"status": "measured", "checkpoints": {}}
-        for path in maze_paths:
-            try:
-                result = bench_maze(path, args, profile)
-                report["maze"]["checkpoints"][path.stem] = result
-                report["notes"] += [f"{path.stem}: {n}" for n in result["notes"]]
-                report["config"]["checkpoints"][path.stem] = {"path": str(path), "card": json.loads(path.with_suffix(".json").read_text())}
-            except Exception as err:  # noqa: BLE001
-                report["notes"].append(f"{path.stem}: failed ({type(err).__name__}: {err}); skipped")
-                report["errors"][path.stem] = traceback.format_exc()
-        if not report["maze"]["checkpoints"]:
-            report["maze"]["status"] = "no usable checkpoint"
-
-    arc_paths = sorted(args.checkpoint_dir.glob("arc*.safetensors")) if "arc" in args.tasks else []
-    if "arc" not in args.tasks:
-        report["arc"] = {"status": "not requested"}
-    elif not arc_paths:
-        report["arc"] = {"status": "no checkpoint yet"}
-    else:
-        report["arc"] = {"status": "measured", "checkpoints": {}}
-        for path in arc_paths:
-            try:
-                result = bench_arc(path, args, profile)
-                report["arc"]["checkpoints"][path.stem] = result
-                report["config"]["checkpoints"][path.stem] = {"path": str(path), "card": json.loads(path.with_suffix(".json").read_text())}
-            except ArcDataMissing as err:  # a note, not an error: the data live outside the project
-                report["notes"].append(f"{path.stem}: {err}")
-            except Exception as err:  # noqa: BLE001
-                report["notes"].append(f"{path.stem}: failed ({type(err).__name__}: {err}); skipped")
-                report["errors"][path.stem] = traceback.format_exc()
-        if not report["arc"]["checkpoints"]:
-            report["arc"]["status"] = "no usable checkpoint"
+    measure_family(report, args, profile, "maze", bench_maze)
+    measure_family(report, args, profile, "arc", bench_arc)
 
     report["files"] = save_plots(report, args.out)
     report["elapsed_seconds"] = time.perf_counter() - started

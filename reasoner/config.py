@@ -3,7 +3,8 @@
 Everything the paper or its follow-ups ablate is a switch here, not a copy of the model file:
   architecture   hrm (separate H and L networks) | trm (one shared network)
   gradient       one_step (HRM) | last_cycle (TRM) | full_segment (BPTT inside a segment)
-  pos_encoding   rope | learned | none
+  pos_encoding   rope | learned | grid | none
+  attention      global | neighbourhood (attention_radius, attention_distance)
   loss           stablemax | softmax
   optimizer      adam_atan2 | adamw
 Defaults describe a CPU-sized model; `PRESETS` holds named configurations, including the paper's.

@@ -103,3 +103,14 @@ def test_cli_solves_a_maze_from_stdin_and_a_file(untrained_maze_checkpoint, tmp_
 def test_a_checkpoint_of_another_task_is_refused(untrained_maze_checkpoint):
     with pytest.raises(PuzzleInputError, match="is for MazeTask"):
         solve("1..4.4....2..3..", checkpoint=untrained_maze_checkpoint)
+
+
+def test_shipped_9x9_maze_model_finds_shortest_paths_on_its_own():
+    # Mazes generated with a seed no training run uses, at the default minimum path (16 cells);
+    # the bar sits well below the checkpoint's measured rate (docs/results.md).
+    task = MazeTask(9)
+    questions, _ = task.generate(40, np.random.default_rng(4242), progress=False)
+    results = solve([task.to_string(q) for q in questions], task="maze")
+    assert all(r.status == "solved" and r.verified for r in results)
+    alone = sum(r.path == "hrm" for r in results)
+    assert alone >= 24, f"the shipped maze-9x9 model found only {alone}/40 shortest paths by itself"

@@ -488,15 +488,11 @@ def bench_arc(path: Path, args, profile: Profile) -> dict:
     if args.arc_data_dir is not None:
         task.build["data"] = str(args.arc_data_dir)
     data_dir = task.data_dir()
-    sets = task.build["train"] + task.build["eval"]
-    missing = [name for name in sets if not (Path(name) if Path(name).is_absolute() else data_dir / name).is_dir()]
-    if missing:
-        raise ArcDataMissing(f"ARC data not found at {data_dir} (no folder {', '.join(missing)}; --arc-data-dir names "
-                             "the folder that holds them); skipped")
     try:
         task.ensure_built(progress=False)
     except FileNotFoundError as err:
-        raise ArcDataMissing(f"ARC data not found at {data_dir} ({err}); skipped") from None
+        raise ArcDataMissing(f"ARC data not found at {data_dir} ({err}; --arc-data-dir names the folder that holds "
+                             "them); skipped") from None
     except ValueError as err:  # e.g. other task files than the card's fingerprint: the identifiers would not match
         raise ArcDataMissing(f"ARC data at {data_dir} do not fit this checkpoint ({err}); skipped") from None
     evaluation = [i for i, p in enumerate(task.puzzles) if p.role == "eval"]

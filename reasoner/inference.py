@@ -184,45 +184,66 @@ def solve(
     items = list(puzzles) if batch else [_as_single(puzzles)]
     device = device or default_device()
 
+    def solve_chunk(model, task_obj, grids, verdicts, path, variant):
+        return _solve_sudoku_chunk(model, task_obj, np.stack(grids), list(verdicts), segments, halting, repair, device, path, variant)
+
+    return _solve_in_groups(items, batch, "puzzle", _sudoku_variant, _prepare_sudoku, solve_chunk, checkpoint, device, batch_size)
+
+
+def _prepare_sudoku(task: SudokuTask, item: Any) -> tuple[np.ndarray, sudoku_rules.PuzzleVerdict]:
+    grid = task.parse(item)
+    verdict = sudoku_rules.analyse_puzzle(grid, task.box_rows, task.box_cols)
+    if verdict.status is sudoku_rules.PuzzleStatus.CONTRADICTORY:
+        raise ContradictoryPuzzleError("; ".join(verdict.reasons))
+    return grid, verdict
+
+
+def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, solve_chunk, checkpoint, device: str,
+                     batch_size: int):
+    """Sudoku and maze alike: group the items by variant (one model each), `prepare` every item (parse and
+    check; an error names the item in a batch), solve chunks of `batch_size`; results in input order."""
+
+    def named(err: PuzzleInputError, i: int) -> PuzzleInputError:
+        return type(err)(f"{label} {i}: {err}" if batch else str(err))
+
     groups: dict[str, list[int]] = {}
     for i, item in enumerate(items):
         try:
-            groups.setdefault(_sudoku_variant(item), []).append(i)
+            groups.setdefault(variant_of(item), []).append(i)
         except PuzzleInputError as err:
-            raise type(err)(f"puzzle {i}: {err}" if batch else str(err)) from None
-
-    results: list[SolveResult | None] = [None] * len(items)
+            raise named(err, i) from None
+    results: list = [None] * len(items)
     for variant, indices in groups.items():
         path, model, task_obj = _model_for(variant, checkpoint, device)
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
-            grids, verdicts = [], []
+            prepared = []
             for i in chunk:
                 try:
-                    grid = task_obj.parse(items[i])
-                    verdict = sudoku_rules.analyse_puzzle(grid, task_obj.box_rows, task_obj.box_cols)
-                    if verdict.status is sudoku_rules.PuzzleStatus.CONTRADICTORY:
-                        raise ContradictoryPuzzleError("; ".join(verdict.reasons))
+                    prepared.append(prepare(task_obj, items[i]))
                 except PuzzleInputError as err:
-                    raise type(err)(f"puzzle {i}: {err}" if batch else str(err)) from None
-                grids.append(grid)
-                verdicts.append(verdict)
-            solved = _solve_sudoku_chunk(model, task_obj, np.stack(grids), verdicts, segments, halting, repair, device, str(path), variant)
-            for i, result in zip(chunk, solved):
+                    raise named(err, i) from None
+            grids, facts = zip(*prepared)
+            for i, result in zip(chunk, solve_chunk(model, task_obj, grids, facts, str(path), variant)):
                 results[i] = result
     return results if batch else results[0]
 
 
-def _run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str):
-    """HRM answers for a stack of grids: (answers [B,n,n], digit probabilities [B,n,n,n], halt step [B])."""
+def _answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str):
+    """Token probabilities [B, seq, vocab] where each grid's answer is read (its ACT halt, or after all
+    `segments`), and the halting segments [B]."""
     inputs = torch.from_numpy(np.stack([task.encode(g) for g in grids])).to(device)
     ids = torch.zeros(len(grids), dtype=torch.long, device=device)
     trace = run_segments(model, inputs, ids, segments)
     halt_step = trace.halt_step.cpu().numpy()
     if halting == "act":
-        probs = torch.stack(trace.probs)[torch.from_numpy(halt_step - 1), torch.arange(len(grids))]
-    else:
-        probs = trace.probs[-1]
+        return torch.stack(trace.probs)[torch.from_numpy(halt_step - 1), torch.arange(len(grids))], halt_step
+    return trace.probs[-1], halt_step
+
+
+def _run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str):
+    """HRM answers for a stack of grids: (answers [B,n,n], digit probabilities [B,n,n,n], halt step [B])."""
+    probs, halt_step = _answer_probs(model, task, grids, segments, halting, device)
     n = task.size
     digit_probs = probs[..., 2 : 2 + n].cpu().numpy().reshape(len(grids), n, n, n)  # tokens 2.. are digits 1..
     answers = digit_probs.argmax(-1) + 1
@@ -326,43 +347,30 @@ def _is_maze_batch(puzzles: Any) -> bool:
 def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size) -> MazeSolveResult | list[MazeSolveResult]:
     batch = _is_maze_batch(puzzles)
     items = list(puzzles) if batch else [puzzles]
-    groups: dict[int, list[int]] = {}
-    for i, item in enumerate(items):
-        try:
-            groups.setdefault(maze_side(item), []).append(i)
-        except PuzzleInputError as err:
-            raise PuzzleInputError(f"maze {i}: {err}" if batch else str(err)) from None
 
-    results: list[MazeSolveResult | None] = [None] * len(items)
-    for side, indices in groups.items():
-        variant = f"maze-{side}x{side}"
-        path, model, task_obj = _model_for(variant, checkpoint, device)
-        for start in range(0, len(indices), batch_size):
-            chunk = indices[start : start + batch_size]
-            grids, reachable = [], []
-            for i in chunk:
-                try:
-                    grids.append(task_obj.parse(items[i]))
-                    reachable.append(True)
-                except UnreachableGoalError as err:
-                    # A well-formed maze without a path: answered as such, like a sudoku with no solution.
-                    grids.append(err.grid)
-                    reachable.append(False)
-                except PuzzleInputError as err:
-                    raise type(err)(f"maze {i}: {err}" if batch else str(err)) from None
-            solved = _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device, str(path), variant)
-            for i, result in zip(chunk, solved):
-                results[i] = result
-    return results if batch else results[0]
+    def solve_chunk(model, task_obj, grids, reachable, path, variant):
+        return _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device, path, variant)
+
+    return _solve_in_groups(items, batch, "maze", _maze_variant, _prepare_maze, solve_chunk, checkpoint, device, batch_size)
+
+
+def _maze_variant(maze: Any) -> str:
+    side = maze_side(maze)
+    return f"maze-{side}x{side}"
+
+
+def _prepare_maze(task: MazeTask, item: Any) -> tuple[np.ndarray, bool]:
+    """(grid, whether G is reachable): a well-formed maze without a path is answered as such, like a
+    sudoku with no solution."""
+    try:
+        return task.parse(item), True
+    except UnreachableGoalError as err:
+        return err.grid, False
 
 
 def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting, repair, device, ckpt, variant):
     segments = segments or model.cfg.halt_max_steps
-    inputs = torch.from_numpy(np.stack([task.encode(g) for g in grids])).to(device)
-    ids = torch.zeros(len(grids), dtype=torch.long, device=device)
-    trace = run_segments(model, inputs, ids, segments)
-    halt_step = trace.halt_step.cpu().numpy()
-    probs = torch.stack(trace.probs)[torch.from_numpy(halt_step - 1), torch.arange(len(grids))] if halting == "act" else trace.probs[-1]
+    probs, halt_step = _answer_probs(model, task, grids, segments, halting, device)
     tokens = probs.argmax(-1).cpu().numpy()
     confidence = probs.max(-1).values.cpu().numpy().reshape(len(grids), task.size, task.size)
     results = []

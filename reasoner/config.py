@@ -161,6 +161,10 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# The presets sized for two CPU cores, on which a task's `cpu_model_hints` apply.
+CPU_PRESETS = frozenset({"cpu-small", "cpu-tiny"})
+
+
 def preset_config(name: str, vocab_size: int, seq_len: int, num_puzzle_identifiers: int = 1, **overrides) -> ModelConfig:
     """A preset for a task's vocabulary and length, with `overrides` (e.g. the task's grid geometry).
 

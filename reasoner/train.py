@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import re
 import shlex
 import sys
 import time
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .act import ACTState, Batch, act_train_segment
 from .checkpoint import CheckpointCard, load_checkpoint, load_train_state, save_checkpoint, save_train_state
-from .config import PRESETS, ModelConfig, TrainConfig, preset_config
+from .config import CPU_PRESETS, PRESETS, ModelConfig, TrainConfig, preset_config
 from .evaluate import autocast, evaluate
 from .losses import act_loss
 from .model import HRM, count_parameters
@@ -89,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a model config field, e.g. --model hidden_size=256 --model gradient=last_cycle")
     parser.add_argument("--train-data", help="training puzzles: gen:KEY=VALUE,... (sudoku: count=N,blanks=A[-B]; "
                         "maze: count=N[,walls=A-B][,min_path=K]), file:PATH[start:end], or for ARC arc:eval=SET,train=SET+SET,"
-                        "aug=N,... (docs/arc.md) (default: the task's own)")
+                        "aug=N,... (docs/arc.md); join sources with + to train on all of them, e.g. "
+                        "gen:count=3000,blanks=50-60+file:PATH[0:900] (default: the task's own)")
     parser.add_argument("--val-data", help="held-out puzzles, same syntax; any that also occur in the training data "
                         "are dropped (default: the task's own)")
     parser.add_argument("--no-augment", action="store_true", help="train on the puzzles exactly as given")
@@ -130,10 +132,18 @@ def build_configs(args: argparse.Namespace, task: Task, base: ModelConfig | None
     if base is not None:
         model_cfg = ModelConfig.model_validate({**base.model_dump(), **parse_overrides(args.model)})
     else:
+        cpu_hints = task.cpu_model_hints if args.preset in CPU_PRESETS else {}
         model_cfg = preset_config(args.preset, task.vocab_size, task.seq_len, task.num_puzzle_identifiers,
-                                  **{**task.model_hints(), **parse_overrides(args.model)})
+                                  **{**task.model_hints(), **cpu_hints, **parse_overrides(args.model)})
     given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k) is not None}
     return model_cfg, TrainConfig(**given)
+
+
+def load_sources(task: Task, sources: str, rng: np.random.Generator, progress: bool) -> Examples:
+    """`SOURCE+SOURCE+...` -> the examples of every part, in order (a mix such as generated puzzles
+    plus rows of a file). Only a `+` that starts another gen:/file: source splits: ARC specs use `+` too."""
+    parts = re.split(r"\+(?=(?:gen|file):)", sources)
+    return Examples.concat([task.load_examples(part, rng, progress=progress) for part in parts])
 
 
 def drop_overlap(train: Examples, val: Examples) -> tuple[Examples, int]:
@@ -241,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             args.train_data = args.train_data or task.default_train_source
             args.val_data = args.val_data or task.default_val_source
-            train_pool = task.load_examples(args.train_data, data_rng, progress=progress)
-            val = task.load_examples(args.val_data, np.random.default_rng(train_cfg.seed + 1_000_003), progress=progress)
+            train_pool = load_sources(task, args.train_data, data_rng, progress)
+            val = load_sources(task, args.val_data, np.random.default_rng(train_cfg.seed + 1_000_003), progress)
         except (ValueError, FileNotFoundError) as err:
             raise SystemExit(f"error: {err}")
         val, dropped = drop_overlap(train_pool, val)

@@ -14,7 +14,8 @@ from reasoner.evaluate import evaluate
 from reasoner.losses import act_loss
 from reasoner.model import HRM
 from reasoner.optim import AdamATan2
-from reasoner.tasks import SudokuTask
+from reasoner.tasks import SudokuTask, make_task
+from reasoner.train import TASK_VARIANTS, build_configs, build_parser, load_sources
 from reasoner.train import main as train_main
 
 
@@ -123,6 +124,20 @@ def test_each_task_trains_with_its_own_default_data(tmp_path):
                        "--eval-size", "4", "--out", str(out)]) == 0
     card = json.loads((out / "best.json").read_text())
     assert card["data"]["train"] == "gen:count=5000" and card["task"] == {"name": "maze", "size": 9}
+    assert card["model"]["attention_radius"] == 1  # the maze task's CPU-scale setting
+
+
+@pytest.mark.parametrize("task_name, preset, overrides, radius, continue_loss", [
+    ("maze-9x9", "cpu-small", [], 1, False),                        # CPU presets get the maze settings
+    ("maze-9x9", "cpu-small", ["attention_radius=null"], None, False),  # --model still wins
+    ("maze-30x30", "paper-27m", [], None, True),                    # the paper's shape stays as published
+    ("sudoku-9x9", "cpu-small", [], None, True),                    # other tasks are untouched
+])
+def test_cpu_presets_apply_the_tasks_cpu_model_hints(task_name, preset, overrides, radius, continue_loss):
+    args = build_parser().parse_args(["--task", task_name, "--preset", preset, "--out", "unused"]
+                                     + [arg for item in overrides for arg in ("--model", item)])
+    model_cfg, _ = build_configs(args, make_task(**TASK_VARIANTS[task_name]))
+    assert (model_cfg.attention_radius, model_cfg.act_continue_loss) == (radius, continue_loss)
 
 
 def test_init_from_starts_with_the_checkpoints_weights_and_records_where_they_came_from(tmp_path):
@@ -157,3 +172,14 @@ def test_init_from_refuses_another_tasks_checkpoint_and_resume(tmp_path):
                     "--out", str(tmp_path / "z")])
     with pytest.raises(SystemExit, match="no checkpoint"):
         train_main(["--task", "sudoku-4x4", "--init-from", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "y")])
+
+
+def test_training_data_can_join_sources_with_plus(tmp_path):
+    task = SudokuTask(2, 2)
+    puzzles, _ = task.generate(3, (9, 9), np.random.default_rng(1), progress=False)
+    path = tmp_path / "four.txt"
+    path.write_text("\n".join("".join(map(str, p.reshape(-1))).replace("0", ".") for p in puzzles) + "\n")
+    mixed = load_sources(task, f"gen:count=5,blanks=6+file:{path}[1:3]", np.random.default_rng(0), progress=False)
+    blanks = (mixed.inputs == 1).sum(axis=1)  # token 1 = blank
+    assert blanks.tolist() == [6] * 5 + [9, 9]
+    assert np.array_equal(mixed.inputs[5:], np.stack([task.encode(p) for p in puzzles[1:3]]))

@@ -102,6 +102,9 @@ class Task(ABC):
     # Data used when the user names none (`load_examples` source strings).
     default_train_source: str
     default_val_source: str
+    # Model settings this task was measured to need at CPU scale: applied on top of the cpu-*
+    # presets (--model overrides still win); the paper presets stay as published.
+    cpu_model_hints: dict[str, Any] = {}
 
     @abstractmethod
     def spec(self) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-data", help="training puzzles: gen:KEY=VALUE,... (sudoku: count=N,blanks=A[-B]; "
                         "maze: count=N[,walls=A-B][,min_path=K]), file:PATH[start:end], or for ARC arc:eval=SET,train=SET+SET,"
                         "aug=N,... (docs/arc.md); join sources with + to train on all of them, e.g. "
-                        "gen:count=3000,blanks=50-60+file:PATH[0:900] (default: the task's own)")
+                        "gen:count=4000,blanks=45-56+file:PATH[0:800] (default: the task's own)")
     parser.add_argument("--val-data", help="held-out puzzles, same syntax; any that also occur in the training data "
                         "are dropped (default: the task's own)")
     parser.add_argument("--no-augment", action="store_true", help="train on the puzzles exactly as given")

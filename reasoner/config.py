@@ -114,8 +114,11 @@ class TrainConfig(BaseModel):
     optimizer: Literal["adam_atan2", "adamw"] = "adam_atan2"
     lr: float = Field(default=1e-3, gt=0)
     lr_warmup_steps: int = Field(default=100, ge=0)
-    lr_schedule: Literal["constant", "cosine"] = "constant"
+    # "wsd" holds the rate constant and decays it only over the last `lr_decay_steps`: the stable
+    # part is the constant run's, so a constant run can be resumed into its decay (--resume).
+    lr_schedule: Literal["constant", "cosine", "wsd"] = "constant"
     lr_min_ratio: float = Field(default=1.0, ge=0, le=1)
+    lr_decay_steps: int = Field(default=0, ge=0)
     beta1: float = 0.9
     beta2: float = 0.95
     weight_decay: float = Field(default=0.1, ge=0)
@@ -135,6 +138,12 @@ class TrainConfig(BaseModel):
     eval_every: int = Field(default=250, gt=0)
     eval_size: int = Field(default=256, gt=0)
     checkpoint_every: int = Field(default=250, gt=0)
+
+    @model_validator(mode="after")
+    def _decay_is_given(self) -> TrainConfig:
+        if self.lr_schedule == "wsd" and self.lr_decay_steps == 0:
+            raise ValueError("lr_schedule 'wsd' decays over the last lr_decay_steps steps: give lr_decay_steps > 0")
+        return self
 
 
 # Named model shapes: plain field values on top of ModelConfig's defaults.

@@ -79,13 +79,18 @@ class SignSGD(Optimizer):
         return None
 
 
-def lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str, min_ratio: float) -> float:
-    """Linear warm-up to 1, then constant or cosine down to `min_ratio`."""
+def lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str, min_ratio: float,
+              decay_steps: int = 0) -> float:
+    """Linear warm-up to 1, then constant; or cosine down to `min_ratio` over the rest of the run
+    ("cosine"), or only over its last `decay_steps` ("wsd": warm-up, stable, decay)."""
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     if schedule == "constant":
         return 1.0
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    decay_start = warmup_steps if schedule == "cosine" else max(warmup_steps, total_steps - decay_steps)
+    if step < decay_start:
+        return 1.0
+    progress = min(1.0, (step - decay_start) / max(1, total_steps - decay_start))
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 

@@ -65,6 +65,9 @@ examples:
   # continue that run later, for more steps
   python -m reasoner.train --out runs/s9 --resume --steps 40000
 
+  # ... or end it: the learning rate decays (cosine, to 5%) over the last 2000 of 24000 steps
+  python -m reasoner.train --out runs/s9 --resume --steps 24000 --lr-schedule wsd --lr-decay-steps 2000 --lr-min-ratio 0.05
+
   # fine-tune a shipped checkpoint: its weights and model config, new data, a decaying learning rate
   python -m reasoner.train --task sudoku-9x9 --init-from reasoner/checkpoints/sudoku-9x9.safetensors \\
       --train-data gen:count=20000,blanks=30-55 --lr-schedule cosine --lr-min-ratio 0.05 --steps 4000 --out runs/s9ft
@@ -75,6 +78,15 @@ examples:
       --val-data 'file:../shared/data/sudoku/sudoku_extreme_train_1k_subset.txt[900:1000]' \\
       --model architecture=trm --model gradient=last_cycle --model H_cycles=3 --model L_cycles=6 --out runs/ext
 """
+
+
+# What --resume may change: how long the run goes and how its learning rate ends (a constant run
+# can be resumed into a "wsd" decay; the steps before the decay are the same as a fresh wsd run's).
+RESUME_MAY_CHANGE = {"steps", "lr_schedule", "lr_decay_steps", "lr_min_ratio"}
+
+
+def flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "are dropped (default: the task's own)")
     parser.add_argument("--no-augment", action="store_true", help="train on the puzzles exactly as given")
     parser.add_argument("--out", type=Path, required=True, help="run directory (state, log, checkpoints)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out (its saved config is used)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out with its saved config; "
+                        "only --steps and the end of the learning-rate schedule (--lr-schedule, --lr-decay-steps, "
+                        "--lr-min-ratio) may change")
     parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                         help="start a new run from a checkpoint's weights (.safetensors with its card); the model "
                         "config is the checkpoint's (--model may still change halting fields such as halt_max_steps)")
@@ -105,11 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to the run directory)")
     train_fields = parser.add_argument_group("training options (defaults from TrainConfig)")
     for name, field in TrainConfig.model_fields.items():
-        flag = "--" + name.replace("_", "-")
         if field.annotation is bool:
-            train_fields.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"(default: {field.default})")
+            train_fields.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=None, help=f"(default: {field.default})")
         else:
-            train_fields.add_argument(flag, default=None, metavar=name.upper(), help=f"(default: {field.default})")
+            train_fields.add_argument(flag(name), default=None, metavar=name.upper(), help=f"(default: {field.default})")
     return parser
 
 
@@ -233,7 +246,15 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads(saved["meta"])
         task = make_task(**meta["task"])
         model_cfg = ModelConfig.model_validate(meta["model"])
-        train_cfg = TrainConfig.model_validate({**meta["train"], **({"steps": int(args.steps)} if args.steps else {})})
+        given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k) is not None}
+        if fixed := sorted(set(given) - RESUME_MAY_CHANGE):
+            raise SystemExit(f"error: --resume keeps the run's saved training options; of them only "
+                             f"{', '.join(flag(k) for k in sorted(RESUME_MAY_CHANGE))} may change "
+                             f"(got {', '.join(flag(k) for k in fixed)})")
+        try:
+            train_cfg = TrainConfig.model_validate({**meta["train"], **given})
+        except ValueError as err:
+            raise SystemExit(f"error: invalid configuration:\n{err}")
         data_meta = meta["data"]
         with np.load(out / DATA_FILE, allow_pickle=False) as arrays:
             train_pool = Examples(arrays["train_inputs"], arrays["train_labels"], arrays["train_puzzle_ids"])
@@ -373,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         n_new = int(act_state.halted.sum())
         if n_new:
             act_state = act_state.refill(core, sampler.draw(n_new).to(device))
-        factor = lr_factor(step, train_cfg.lr_warmup_steps, train_cfg.steps, train_cfg.lr_schedule, train_cfg.lr_min_ratio)
+        factor = lr_factor(step, train_cfg.lr_warmup_steps, train_cfg.steps, train_cfg.lr_schedule,
+                           train_cfg.lr_min_ratio, train_cfg.lr_decay_steps)
         for opt, base in ((main_opt, train_cfg.lr), (sparse_opt, train_cfg.puzzle_emb_lr)):
             for group in opt.param_groups:
                 group["lr"] = base * factor

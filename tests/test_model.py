@@ -236,6 +236,10 @@ def test_lr_schedule_warms_up_then_holds_or_decays():
     assert lr_factor(0, 10, 100, "constant", 1.0) == pytest.approx(0.1)
     assert lr_factor(50, 10, 100, "constant", 1.0) == 1.0
     assert lr_factor(100, 10, 100, "cosine", 0.1) == pytest.approx(0.1)
+    # wsd: the constant rate until the last 20 steps, then the cosine half-way at step 90, floor at the end
+    assert [lr_factor(s, 10, 100, "wsd", 0.1, 20) for s in (50, 80)] == [1.0, 1.0]
+    assert lr_factor(90, 10, 100, "wsd", 0.1, 20) == pytest.approx(0.55)
+    assert lr_factor(100, 10, 100, "wsd", 0.1, 20) == pytest.approx(0.1)
 
 
 def test_ema_tracks_and_swaps_weights():

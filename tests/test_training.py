@@ -107,6 +107,24 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
         assert torch.equal(a[key], b[key]), key
 
 
+def test_a_constant_run_resumed_into_a_decay_equals_a_run_planned_that_way(tmp_path):
+    decay = ["--lr-schedule", "wsd", "--lr-decay-steps", "10", "--lr-min-ratio", "0.1"]
+    planned = run_train(tmp_path, "planned", "--steps", "30", *decay)
+    constant = run_train(tmp_path, "constant", "--steps", "20")
+    assert train_main(["--out", str(constant), "--resume", "--steps", "30", *decay]) == 0
+    card = json.loads((constant / "last.json").read_text())
+    assert (card["train"]["lr_schedule"], card["train"]["lr_decay_steps"]) == ("wsd", 10)
+    a = load_file(str(planned / "last.safetensors"))
+    b = load_file(str(constant / "last.safetensors"))
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    # Everything else about a run is fixed once it started.
+    with pytest.raises(SystemExit, match="only --lr-decay-steps, --lr-min-ratio, --lr-schedule, --steps may change"):
+        train_main(["--out", str(constant), "--resume", "--steps", "40", "--batch-size", "8"])
+    with pytest.raises(SystemExit, match="lr_decay_steps > 0"):
+        train_main(["--out", str(constant), "--resume", "--lr-schedule", "wsd", "--lr-decay-steps", "0"])
+
+
 def test_refuses_to_overwrite_a_run_and_explains_bad_options(tmp_path):
     run_train(tmp_path, "run", "--steps", "5")
     with pytest.raises(SystemExit, match="already holds a run"):

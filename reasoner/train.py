@@ -148,8 +148,12 @@ def build_configs(args: argparse.Namespace, task: Task, base: ModelConfig | None
         cpu_hints = task.cpu_model_hints if args.preset in CPU_PRESETS else {}
         model_cfg = preset_config(args.preset, task.vocab_size, task.seq_len, task.num_puzzle_identifiers,
                                   **{**task.model_hints(), **cpu_hints, **parse_overrides(args.model)})
-    given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k) is not None}
-    return model_cfg, TrainConfig(**given)
+    return model_cfg, TrainConfig(**given_train_options(args))
+
+
+def given_train_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields set on the command line (the parser's defaults are None)."""
+    return {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k) is not None}
 
 
 def load_sources(task: Task, sources: str, rng: np.random.Generator, progress: bool) -> Examples:
@@ -246,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads(saved["meta"])
         task = make_task(**meta["task"])
         model_cfg = ModelConfig.model_validate(meta["model"])
-        given = {k: getattr(args, k) for k in TrainConfig.model_fields if getattr(args, k) is not None}
+        given = given_train_options(args)
         if fixed := sorted(set(given) - RESUME_MAY_CHANGE):
             raise SystemExit(f"error: --resume keeps the run's saved training options; of them only "
                              f"{', '.join(flag(k) for k in sorted(RESUME_MAY_CHANGE))} may change "

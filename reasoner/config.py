@@ -4,7 +4,8 @@ Everything the paper or its follow-ups ablate is a switch here, not a copy of th
   architecture   hrm (separate H and L networks) | trm (one shared network)
   gradient       one_step (HRM) | last_cycle (TRM) | full_segment (BPTT inside a segment)
   pos_encoding   rope | learned | grid | none
-  attention      global | neighbourhood (attention_radius, attention_distance)
+  attention      global | relations (the task's cell relation: a maze's grid window, a sudoku's
+                 row/column/box peers), with or without a learned bias per kind of relation
   loss           stablemax | softmax
   optimizer      adam_atan2 | adamw
 Defaults describe a CPU-sized model; `PRESETS` holds named configurations, including the paper's.
@@ -13,7 +14,7 @@ Defaults describe a CPU-sized model; `PRESETS` holds named configurations, inclu
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -52,13 +53,21 @@ class ModelConfig(BaseModel):
     # column or box share a component from the first step. Tasks fill these in.
     grid_shape: tuple[int, int] | None = None
     grid_box: tuple[int, int] | None = None
-    # Neighbourhood attention: a grid cell attends only to cells within this distance plus the
-    # puzzle prefix, which sees and is seen by everything. Every layer then moves information one
-    # step across the grid, like a recurrent convolution: a prior for local structure such as maze
-    # paths. None: global attention. Distance "chebyshev": the (2r+1)^2 square window;
-    # "manhattan": the diamond (radius 1: the four neighbours a maze path may step to).
-    attention_radius: int | None = Field(default=None, ge=1)
+    # Relational attention: a grid cell attends only to the cells the task relates to it, plus
+    # the puzzle prefix, which sees and is seen by everything. The task names its relation:
+    #   "window"  cells within attention_radius (distance "chebyshev": the (2r+1)^2 square;
+    #             "manhattan": the diamond, radius 1 = the four steps a maze path may take). Every
+    #             layer moves information one step across the grid, like a recurrent convolution.
+    #   "peers"   cells that share a row, column or grid_box (sudoku's constraints): every layer
+    #             passes messages along the rules, as recurrent relational networks do.
+    # relation_bias adds a learned score per head for each kind of relation (each offset in the
+    # window; row / column / box for peers). It is relative position information that does not
+    # depend on the grid's size, so with pos_encoding "none" one model runs on any grid size.
+    attention: Literal["global", "relations"] = "global"
+    relation: Literal["window", "peers"] = "window"
+    attention_radius: int = Field(default=1, ge=1)
     attention_distance: Literal["chebyshev", "manhattan"] = "chebyshev"
+    relation_bias: bool = False
     rms_norm_eps: float = 1e-5
 
     # Adaptive computation time.
@@ -69,6 +78,18 @@ class ModelConfig(BaseModel):
     act_continue_loss: bool = True
 
     loss: Literal["stablemax", "softmax"] = "stablemax"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_legacy_radius(cls, data: Any) -> Any:
+        # Cards written before `attention` existed said "attention_radius: R" for window attention
+        # and "attention_radius: null" for global attention.
+        if isinstance(data, dict) and "attention_radius" in data and data["attention_radius"] is None:
+            data = {k: v for k, v in data.items() if k != "attention_radius"}
+            data.setdefault("attention", "global")
+        elif isinstance(data, dict) and "attention_radius" in data and "attention" not in data:
+            data = {**data, "attention": "relations", "relation": "window"}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
@@ -81,8 +102,12 @@ class ModelConfig(BaseModel):
                 raise ValueError(f"pos_encoding 'grid' needs grid_shape with rows * cols = seq_len ({self.seq_len})")
             if self.grid_box and (self.grid_shape[0] % self.grid_box[0] or self.grid_shape[1] % self.grid_box[1]):
                 raise ValueError(f"grid_box {self.grid_box} does not tile grid_shape {self.grid_shape}")
-        if self.attention_radius is not None and self.grid_shape is None:
-            raise ValueError("attention_radius needs grid_shape (the task's grid geometry)")
+        if self.attention == "relations" and self.grid_shape is None:
+            raise ValueError("attention 'relations' needs grid_shape (the task's grid geometry)")
+        if self.attention == "relations" and self.relation == "peers" and self.grid_box is None:
+            raise ValueError("relation 'peers' needs grid_box (the task's box shape)")
+        if self.relation_bias and self.attention != "relations":
+            raise ValueError("relation_bias needs attention 'relations'")
         if self.architecture == "trm" and self.H_layers != self.L_layers:
             raise ValueError("architecture 'trm' shares one network: set H_layers == L_layers")
         return self

@@ -49,11 +49,8 @@ def lecun_linear(fan_in: int, fan_out: int) -> nn.Linear:
 
 
 def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
-    """Parameter-free RMSNorm, computed in fp32 for stability and cast back."""
-    dtype = x.dtype
-    x = x.float()
-    x = x * torch.rsqrt(x.square().mean(-1, keepdim=True) + eps)
-    return x.to(dtype)
+    """Parameter-free RMSNorm, computed in fp32 for stability and cast back (one fused kernel)."""
+    return F.rms_norm(x.float(), (x.shape[-1],), eps=eps).to(x.dtype)
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -96,6 +93,8 @@ class Attention(nn.Module):
         if rotary is not None:
             q, k = rotary.apply(q), rotary.apply(k)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [batch, heads, seq, head_dim]
+        if mask is not None and mask.dtype != torch.bool:
+            mask = mask.to(q.dtype)  # learned relation scores; SDPA wants the query's dtype
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=False)
         return self.o_proj(out.transpose(1, 2).reshape(batch, seq, -1))
 
@@ -164,17 +163,32 @@ class GridPositions(nn.Module):
         return torch.cat((self.prefix, cells), dim=0)  # [total_len, hidden]
 
 
-def neighbourhood_mask(cfg: ModelConfig) -> torch.Tensor:
-    """[total_len, total_len] bool, True where attention is allowed (see `attention_radius`)."""
+def relation_kinds(cfg: ModelConfig) -> tuple[torch.Tensor, int]:
+    """The task's cell relation as [total_len, total_len] int64 kinds (0: no attention) and the
+    number of kinds. The prefix sees and is seen by everything, as its own kind (the last one).
+
+    window: kind 1 + the offset's index in the (2r+1)^2 square, for offsets within the distance.
+    peers:  kind = same row (1) + same column (2) + same box (4); a cell and itself is 7.
+    """
     rows, cols = cfg.grid_shape
     cell = torch.arange(rows * cols)
     r, c = cell // cols, cell % cols
-    dr, dc = (r[:, None] - r[None, :]).abs(), (c[:, None] - c[None, :]).abs()
-    distance = torch.maximum(dr, dc) if cfg.attention_distance == "chebyshev" else dr + dc
-    near = distance <= cfg.attention_radius
-    mask = torch.ones(cfg.total_len, cfg.total_len, dtype=torch.bool)
-    mask[cfg.puzzle_emb_len :, cfg.puzzle_emb_len :] = near
-    return mask
+    dr, dc = r[:, None] - r[None, :], c[:, None] - c[None, :]
+    if cfg.relation == "window":
+        radius = cfg.attention_radius
+        distance = torch.maximum(dr.abs(), dc.abs()) if cfg.attention_distance == "chebyshev" else dr.abs() + dc.abs()
+        offset = 1 + (dr + radius) * (2 * radius + 1) + (dc + radius)
+        grid_kinds = torch.where(distance <= radius, offset, 0)
+        num_kinds = (2 * radius + 1) ** 2 + 2
+    else:
+        box_rows, box_cols = cfg.grid_box
+        box = (r // box_rows) * (cols // box_cols) + c // box_cols
+        grid_kinds = (dr == 0).long() + 2 * (dc == 0).long() + 4 * (box[:, None] == box[None, :]).long()
+        num_kinds = 9
+    prefix_kind = num_kinds - 1
+    kinds = torch.full((cfg.total_len, cfg.total_len), prefix_kind, dtype=torch.long)
+    kinds[cfg.puzzle_emb_len :, cfg.puzzle_emb_len :] = grid_kinds
+    return kinds, num_kinds
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,8 +234,13 @@ class HRM(nn.Module):
         elif cfg.pos_encoding == "grid":
             self.grid_pos = GridPositions(cfg)
 
-        mask = neighbourhood_mask(cfg) if cfg.attention_radius is not None else None
-        self.register_buffer("attn_mask", mask, persistent=False)
+        # Relational attention: which positions may attend to which (a fixed mask), and with
+        # relation_bias a learned score per head and kind of relation, shared by every layer.
+        kinds, num_kinds = relation_kinds(cfg) if cfg.attention == "relations" else (None, 0)
+        self.register_buffer("relation", kinds, persistent=False)
+        self.register_buffer("attn_mask", None if kinds is None else kinds > 0, persistent=False)
+        if cfg.relation_bias:
+            self.relation_bias = nn.Parameter(torch.zeros(cfg.num_heads, num_kinds))
 
         self.L_level = ReasoningModule(cfg, cfg.L_layers)
         # TRM: the same network updates both latents (z_H plays the role of the answer y).
@@ -263,6 +282,14 @@ class HRM(nn.Module):
             x = 0.7071067811865476 * (x + self.grid_pos())
         return self.embed_scale * x
 
+    def attention_mask(self) -> torch.Tensor | None:
+        """What SDPA gets: None (global), the boolean relation mask, or with relation_bias the
+        learned scores per head, -inf where there is no relation ([heads, total_len, total_len])."""
+        if not self.cfg.relation_bias:
+            return self.attn_mask
+        scores = self.relation_bias[:, self.relation]
+        return scores.masked_fill(~self.attn_mask, float("-inf"))
+
     def _num_grad_calls(self) -> int:
         """How many of the segment's final module calls build a graph."""
         calls_per_cycle = self.cfg.L_cycles + 1
@@ -276,6 +303,7 @@ class HRM(nn.Module):
         """Run one segment. `inputs` [batch, seq] token ids; `puzzle_ids` [batch]."""
         cfg = self.cfg
         x = self.embed_input(inputs, puzzle_ids)
+        mask = self.attention_mask()
         z_H, z_L = carry.z_H, carry.z_L
 
         total_calls = cfg.H_cycles * (cfg.L_cycles + 1)
@@ -285,10 +313,10 @@ class HRM(nn.Module):
         for _ in range(cfg.H_cycles):
             for _ in range(cfg.L_cycles):
                 with torch.set_grad_enabled(grad_wanted and call >= first_grad_call):
-                    z_L = self.L_level(z_L, z_H + x, self.rotary, self.attn_mask)
+                    z_L = self.L_level(z_L, z_H + x, self.rotary, mask)
                 call += 1
             with torch.set_grad_enabled(grad_wanted and call >= first_grad_call):
-                z_H = self.H_level(z_H, z_L, self.rotary, self.attn_mask)
+                z_H = self.H_level(z_H, z_L, self.rotary, mask)
             call += 1
 
         prefix = cfg.puzzle_emb_len

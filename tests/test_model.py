@@ -280,8 +280,8 @@ def test_grid_positions_share_row_column_and_box_components():
         tiny(pos_encoding="grid", grid_shape=(4, 4), grid_box=(3, 3))
 
 
-def test_neighbourhood_attention_moves_information_one_cell_per_layer():
-    cfg = cpu_tiny(vocab_size=6, seq_len=25, pos_encoding="grid", grid_shape=(5, 5), attention_radius=1)
+def test_window_attention_moves_information_one_cell_per_layer():
+    cfg = cpu_tiny(vocab_size=6, seq_len=25, pos_encoding="grid", grid_shape=(5, 5), attention="relations")
     model = HRM(cfg).eval()
     block = model.L_level.blocks[0]
     x = torch.randn(1, cfg.total_len, cfg.hidden_size)
@@ -294,5 +294,47 @@ def test_neighbourhood_attention_moves_information_one_cell_per_layer():
     assert diff[0] > 1e-6  # the prefix sees every cell
     cross = HRM(cfg.model_copy(update={"attention_distance": "manhattan"})).attn_mask
     assert cross[1 + 12].nonzero().flatten().tolist() == [0, 1 + 7, 1 + 11, 1 + 12, 1 + 13, 1 + 17]  # prefix, up, left, self, right, down
-    with pytest.raises(ValueError, match="attention_radius needs grid_shape"):
-        tiny(pos_encoding="learned", attention_radius=1)
+    with pytest.raises(ValueError, match="needs grid_shape"):
+        tiny(pos_encoding="learned", attention="relations")
+    # Cards written before `attention` existed: a radius meant window attention, null meant global.
+    legacy = cfg.model_dump(exclude={"attention", "relation"})
+    assert ModelConfig.model_validate(legacy).attention == "relations"
+    assert ModelConfig.model_validate({**legacy, "attention_radius": None}).attention == "global"
+
+
+def test_peer_attention_reaches_exactly_the_row_column_and_box():
+    cfg = cpu_tiny(vocab_size=11, seq_len=81, grid_shape=(9, 9), grid_box=(3, 3), attention="relations", relation="peers")
+    model = HRM(cfg).eval()
+    block = model.L_level.blocks[0]
+    x = torch.randn(1, cfg.total_len, cfg.hidden_size)
+    changed = x.clone()
+    changed[0, 1 + 4 * 9 + 4] += 1.0  # the centre cell, row 4 column 4 (from 0)
+    with torch.no_grad():
+        diff = (block(changed, None, model.attn_mask) - block(x, None, model.attn_mask)).abs().sum(-1)[0]
+    moved = {int(i) - 1 for i in torch.nonzero(diff[1:] > 1e-6).flatten() + 1}
+    peers = {r * 9 + c for r in range(9) for c in range(9) if r == 4 or c == 4 or (r // 3 == 1 and c // 3 == 1)}
+    assert moved == peers and len(peers) == 21  # 8 in the row, 8 in the column, 4 more in the box, itself
+    assert diff[0] > 1e-6
+    with pytest.raises(ValueError, match="needs grid_box"):
+        cpu_tiny(vocab_size=11, seq_len=81, grid_shape=(9, 9), attention="relations", relation="peers")
+
+
+def test_relation_bias_is_learned_per_kind_and_does_not_depend_on_the_grid_size():
+    small = cpu_tiny(vocab_size=6, seq_len=25, pos_encoding="none", grid_shape=(5, 5), attention="relations",
+                     relation_bias=True)
+    model = HRM(small)
+    assert model.relation_bias.shape == (small.num_heads, 3 * 3 + 2)  # 9 offsets, prefix, unused 0
+    with torch.no_grad():
+        # kind 1 + (dr + 1) * 3 + (dc + 1) with (dr, dc) = query - key: (0, -1) is the key to the right
+        model.relation_bias[:, 1 + 1 * 3 + 0] = 2.0
+    mask = model.attention_mask()
+    assert mask.shape == (small.num_heads, small.total_len, small.total_len)
+    assert mask[0, 1 + 6, 1 + 7].item() == 2.0 and mask[0, 1 + 6, 1 + 5].item() == 0.0
+    assert mask[0, 1 + 0, 1 + 24].item() == float("-inf")  # far apart: no attention
+    # The same weights run a 7x7 grid: nothing in the state dict depends on the size.
+    large = HRM(small.model_copy(update={"seq_len": 49, "grid_shape": (7, 7)}))
+    large.load_state_dict(model.state_dict())
+    out = large(large.initial_carry(2), torch.ones(2, 49, dtype=torch.long), torch.zeros(2, dtype=torch.long))
+    assert out.logits.shape == (2, 49, 6) and torch.isfinite(out.logits).all()
+    with pytest.raises(ValueError, match="relation_bias needs"):
+        cpu_tiny(vocab_size=6, seq_len=25, grid_shape=(5, 5), relation_bias=True)

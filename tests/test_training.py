@@ -142,20 +142,22 @@ def test_each_task_trains_with_its_own_default_data(tmp_path):
                        "--eval-size", "4", "--out", str(out)]) == 0
     card = json.loads((out / "best.json").read_text())
     assert card["data"]["train"] == "gen:count=5000" and card["task"] == {"name": "maze", "size": 9}
-    assert card["model"]["attention_radius"] == 1  # the maze task's CPU-scale setting
+    assert (card["model"]["attention"], card["model"]["relation"]) == ("relations", "window")  # the maze task's CPU-scale setting
 
 
-@pytest.mark.parametrize("task_name, preset, overrides, radius, continue_loss", [
-    ("maze-9x9", "cpu-small", [], 1, False),                        # CPU presets get the maze settings
-    ("maze-9x9", "cpu-small", ["attention_radius=null"], None, False),  # --model still wins
-    ("maze-30x30", "paper-27m", [], None, True),                    # the paper's shape stays as published
-    ("sudoku-9x9", "cpu-small", [], None, True),                    # other tasks are untouched
+@pytest.mark.parametrize("task_name, preset, overrides, attention, continue_loss", [
+    ("maze-9x9", "cpu-small", [], "relations", False),                # CPU presets get the maze settings
+    ("maze-9x9", "cpu-small", ["attention=global"], "global", False),  # --model still wins
+    ("maze-30x30", "paper-27m", [], "global", True),                  # the paper's shape stays as published
+    ("sudoku-9x9", "cpu-small", [], "global", True),                  # other tasks are untouched
+    ("sudoku-9x9", "cpu-small", ["attention=relations"], "relations", True),  # ... until asked: peers
 ])
-def test_cpu_presets_apply_the_tasks_cpu_model_hints(task_name, preset, overrides, radius, continue_loss):
+def test_cpu_presets_apply_the_tasks_cpu_model_hints(task_name, preset, overrides, attention, continue_loss):
     args = build_parser().parse_args(["--task", task_name, "--preset", preset, "--out", "unused"]
                                      + [arg for item in overrides for arg in ("--model", item)])
     model_cfg, _ = build_configs(args, make_task(**TASK_VARIANTS[task_name]))
-    assert (model_cfg.attention_radius, model_cfg.act_continue_loss) == (radius, continue_loss)
+    assert (model_cfg.attention, model_cfg.act_continue_loss) == (attention, continue_loss)
+    assert model_cfg.relation == ("peers" if task_name.startswith("sudoku") else "window")
 
 
 def test_init_from_starts_with_the_checkpoints_weights_and_records_where_they_came_from(tmp_path):

@@ -81,7 +81,7 @@ class MazeTask(Task):
     default_val_source = "gen:count=256"
     # With global attention every CPU-sized run stayed at 0% exact; a 3x3 neighbourhood made 9x9
     # mazes learnable, and the continue target only destabilised the halting head (docs/results.md).
-    cpu_model_hints = {"attention_radius": 1, "act_continue_loss": False}
+    cpu_model_hints = {"attention": "relations", "act_continue_loss": False}
 
     def __init__(self, size: int = 30):
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 3:
@@ -93,7 +93,8 @@ class MazeTask(Task):
         return {"name": self.name, "size": self.size}
 
     def model_hints(self) -> dict[str, Any]:
-        return {"grid_shape": (self.size, self.size), "grid_box": None}
+        # With attention "relations" a cell attends to its 3x3 window (attention_radius 1).
+        return {"grid_shape": (self.size, self.size), "grid_box": None, "relation": "window"}
 
     def __repr__(self) -> str:
         return f"MazeTask({self.size}x{self.size})"

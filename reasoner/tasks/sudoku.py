@@ -42,7 +42,8 @@ class SudokuTask(Task):
         return {"name": self.name, "box_rows": self.box_rows, "box_cols": self.box_cols}
 
     def model_hints(self) -> dict[str, Any]:
-        return {"grid_shape": (self.size, self.size), "grid_box": (self.box_rows, self.box_cols)}
+        # With --model attention=relations a cell attends to its row, column and box peers.
+        return {"grid_shape": (self.size, self.size), "grid_box": (self.box_rows, self.box_cols), "relation": "peers"}
 
     def __repr__(self) -> str:
         return f"SudokuTask({self.size}x{self.size}, boxes {self.box_rows}x{self.box_cols})"

@@ -122,6 +122,22 @@ class ModelConfig(BaseModel):
         return self.mlp_multiple_of * math.ceil(width / self.mlp_multiple_of)
 
     @property
+    def size_free(self) -> bool:
+        """No parameter or buffer depends on the grid's size: no absolute positions (relative
+        information only, e.g. relation_bias), so the same weights run on any grid size."""
+        return self.pos_encoding == "none" and self.num_puzzle_identifiers == 1
+
+    def on_grid(self, grid_shape: tuple[int, int]) -> "ModelConfig":
+        """This model on a grid of another size (only for `size_free` models)."""
+        if tuple(grid_shape) == self.grid_shape:
+            return self
+        if not self.size_free:
+            raise ValueError(f"this model was built for a {self.grid_shape} grid and has absolute positions "
+                             f"({self.pos_encoding!r}); only a model with pos_encoding 'none' runs on other sizes")
+        rows, cols = grid_shape
+        return self.model_copy(update={"grid_shape": (rows, cols), "seq_len": rows * cols})
+
+    @property
     def total_len(self) -> int:
         """Sequence length inside the model: the puzzle prefix plus the grid."""
         return self.puzzle_emb_len + self.seq_len

@@ -42,6 +42,7 @@ TASK_VARIANTS: dict[str, dict[str, Any]] = {
     "maze-9x9": {"name": "maze", "size": 9},
     "maze-11x11": {"name": "maze", "size": 11},
     "maze-15x15": {"name": "maze", "size": 15},
+    "maze-21x21": {"name": "maze", "size": 21},
     "maze-30x30": {"name": "maze", "size": 30},
     # ARC: the task sets come with --train-data (docs/arc.md); 30x30 is the reference's canvas,
     # 10x10 keeps only tasks whose grids fit (a CPU-sized sequence of 100 cells).
@@ -184,14 +185,20 @@ def load_parent(path: Path, task: Task) -> Parent:
         model, parent_task, card = load_checkpoint(path)
     except (FileNotFoundError, ValueError) as err:
         raise SystemExit(f"error: --init-from: {err}")
+    model_cfg = card.model
     if parent_task.spec() != task.spec():
-        raise SystemExit(f"error: --init-from {path} is a checkpoint of {parent_task!r}, not of {task!r}")
+        # A size-free model (no absolute positions) may continue on another size of its task:
+        # the curriculum 9x9 -> 15x15 -> ... for mazes.
+        if parent_task.name != task.name or task.vocab_size != card.model.vocab_size or not card.model.size_free:
+            raise SystemExit(f"error: --init-from {path} is a checkpoint of {parent_task!r}, not of {task!r}"
+                             + (" (only a model with pos_encoding 'none' changes grid size)" if parent_task.name == task.name else ""))
+        model_cfg = card.model.on_grid(task.model_hints()["grid_shape"])
     weights = Path(path).with_suffix(".safetensors")
     # Enough to trace the weights back to the commands that made them, and to add up the CPU time.
     lineage = {"path": str(path), "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(), "steps": card.steps,
                "cpu_seconds": card.cpu_seconds, "data": card.data, "command": card.command,
                "resumed_with": card.resumed_with}
-    return Parent(card.model, model.state_dict(), lineage)
+    return Parent(model_cfg, model.state_dict(), lineage)
 
 
 class Sampler:

@@ -109,9 +109,9 @@ def test_unreachable_goal_has_its_own_error_type():
 def test_task_registration_spec_and_hints():
     task = make_task("maze", size=9)
     assert isinstance(task, MazeTask) and task.spec() == {"name": "maze", "size": 9}
-    assert task.model_hints() == {"grid_shape": (9, 9), "grid_box": None}
+    assert task.model_hints() == {"grid_shape": (9, 9), "grid_box": None, "relation": "window"}
     assert make_task(**task.spec()).spec() == task.spec()
-    for n in (9, 11, 15, 30):
+    for n in (9, 11, 15, 21, 30):
         assert TASK_VARIANTS[f"maze-{n}x{n}"] == {"name": "maze", "size": n}
     with pytest.raises(ValueError, match=">= 3"):
         MazeTask(2)
@@ -148,6 +148,24 @@ def test_generated_mazes_follow_the_rules(n, walls, min_path):
         assert bfs_shortest_path(text).length >= bound
         assert task.to_string(a) == label_maze(text)
         assert np.array_equal(task.parse(text), q)
+
+
+@pytest.mark.parametrize("n", [9, 15, 30])
+def test_long_style_reaches_maze_hard_path_lengths_at_every_size(n):
+    # Random walls never reach Maze-Hard's >= 110-cell paths at 30x30; the hill climb does, and
+    # scales the bound (3.67 N cells) down for small mazes. The wall count is the draw's.
+    task = MazeTask(n)
+    questions, answers = task.generate(6, np.random.default_rng(5), progress=False, style="long")
+    for q, a in zip(questions, answers):
+        text = task.to_string(q)
+        assert text.count("S") == 1 and text.count("G") == 1
+        assert bfs_shortest_path(text).length >= round(110 / 30 * n)
+        assert 0.32 - 0.5 / n**2 <= text.count("#") / n**2 <= 0.45 + 0.5 / n**2
+        assert task.to_string(a) == label_maze(text)
+    again, _ = task.generate(6, np.random.default_rng(5), progress=False, style="long")
+    assert np.array_equal(questions, again)  # seeded, compiled part included
+    with pytest.raises(ValueError, match="style"):
+        task.generate(1, np.random.default_rng(0), progress=False, style="winding")
 
 
 def test_default_min_path_scales_with_the_side():
@@ -254,7 +272,7 @@ def test_file_errors_name_the_line(tmp_path):
 @pytest.mark.parametrize(
     "source, message",
     [
-        ("gen:count=5,blanks=40", r"unknown key\(s\) blanks; allowed keys are count, min_path, walls"),
+        ("gen:count=5,blanks=40", r"unknown key\(s\) blanks; allowed keys are count, min_path, style, walls"),
         ("gen:walls=0.3", "need count=N"),
         ("gen:count=five", "numbers expected"),
         ("gen:count=5,min_path", "need count=N"),

@@ -194,6 +194,27 @@ def test_init_from_refuses_another_tasks_checkpoint_and_resume(tmp_path):
         train_main(["--task", "sudoku-4x4", "--init-from", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "y")])
 
 
+def test_a_size_free_maze_model_continues_on_a_larger_maze(tmp_path):
+    # The curriculum across sizes: no absolute positions, so the 9x9 weights fit an 11x11 model.
+    common = ["--preset", "cpu-tiny", "--batch-size", "4", "--eval-size", "4", "--steps", "2"]
+    parent = tmp_path / "small"
+    assert train_main(["--task", "maze-9x9", *common, "--model", "pos_encoding=none", "--model", "relation_bias=true",
+                       "--train-data", "gen:count=8,style=long", "--val-data", "gen:count=4", "--out", str(parent)]) == 0
+    child = tmp_path / "large"
+    assert train_main(["--task", "maze-11x11", *common, "--init-from", str(parent / "best.safetensors"),
+                       "--train-data", "gen:count=8", "--val-data", "gen:count=4", "--out", str(child)]) == 0
+    card = json.loads((child / "last.json").read_text())
+    assert card["task"] == {"name": "maze", "size": 11}
+    assert card["model"]["grid_shape"] == [11, 11] and card["model"]["seq_len"] == 121
+    assert card["data"]["init_from"]["path"] == str(parent / "best.safetensors")
+    # With absolute positions the sizes do not mix.
+    fixed = tmp_path / "fixed"
+    assert train_main(["--task", "maze-9x9", *common, "--train-data", "gen:count=8", "--val-data", "gen:count=4",
+                       "--out", str(fixed)]) == 0
+    with pytest.raises(SystemExit, match="only a model with pos_encoding 'none'"):
+        train_main(["--task", "maze-11x11", *common, "--init-from", str(fixed / "best.safetensors"), "--out", str(tmp_path / "x")])
+
+
 def test_training_data_can_join_sources_with_plus(tmp_path):
     task = SudokuTask(2, 2)
     puzzles, _ = task.generate(3, (9, 9), np.random.default_rng(1), progress=False)

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from verifiers import maze as maze_rules
 
 from .base import Examples, PuzzleInputError, Task, parse_source
+from .maze_long import LONG_PATH_PER_SIDE, lengthen, long_path_target
 
 WALL, OPEN, START, GOAL, PATH = maze_rules.WALL, maze_rules.OPEN, maze_rules.START, maze_rules.GOAL, maze_rules.PATH
 PAD_ID, WALL_ID, OPEN_ID, START_ID, GOAL_ID, PATH_ID = range(6)
@@ -33,6 +34,9 @@ for _ch, _id in TOKEN_CHARS.items():
 _DECODE = np.array([OPEN, WALL, OPEN, START, GOAL, PATH], dtype="<U1")
 
 DEFAULT_WALLS = (0.28, 0.45)  # Maze-Hard: 27.7%-45% walls
+# Style "long" (maze_long.py): with this range the lengthened mazes' wall share has about Maze-Hard's
+# mean (37%); shorter ones need fewer walls, and a low wall share rarely climbs to a long path.
+LONG_WALLS = (0.32, 0.45)
 # Default min_path = round(MIN_PATH_PER_SIDE * N), S and G included. Measured on random mazes with
 # this generator (28-45% walls, S and G on random open cells), the share of mazes whose shortest
 # path reaches k*N cells hardly depends on N: ~23% reach 1.0N, ~5% 1.7N, ~1.5% 2N, and 30x30
@@ -220,25 +224,30 @@ class MazeTask(Task):
         self,
         count: int,
         rng: np.random.Generator,
-        wall_fraction: tuple[float, float] = DEFAULT_WALLS,
+        wall_fraction: tuple[float, float] | None = None,
         min_path: int | None = None,
         progress: bool = True,
+        style: str = "random",
     ) -> tuple[np.ndarray, np.ndarray]:
         """`count` random mazes as (questions, answers), each [count, N, N] '<U1'.
 
         A draw: wall fraction p uniform in `wall_fraction`, round(p * N * N) walls on random
-        cells, S and G on two other random cells. Draws are rejected until G is reachable and
-        the shortest path has at least `min_path` cells, S and G included (default
-        `default_min_path(N)`). Answers are `label_maze` of the questions. Only `rng` is used,
-        so the same seed gives the same mazes.
+        cells, S and G on two other random cells. Style "random" rejects draws until G is
+        reachable and the shortest path has at least `min_path` cells, S and G included (default
+        `default_min_path(N)`). Style "long" lengthens each draw's path by swapping walls with open
+        cells (maze_long.py) to Maze-Hard's profile: at least `min_path` cells (default
+        LONG_PATH_PER_SIDE * N: 110 at 30x30, 33 at 9x9). Answers are `label_maze` of the
+        questions. Only `rng` is used, so the same seed gives the same mazes.
         """
         n = self.size
         cells = n * n
-        lo, hi = (float(x) for x in wall_fraction)
+        if style not in ("random", "long"):
+            raise ValueError(f"maze style must be 'random' or 'long', got {style!r}")
+        lo, hi = (float(x) for x in wall_fraction or (DEFAULT_WALLS if style == "random" else LONG_WALLS))
         if not 0.0 <= lo <= hi < 1.0:
-            raise ValueError(f"wall fraction must satisfy 0 <= min <= max < 1, got {wall_fraction}")
+            raise ValueError(f"wall fraction must satisfy 0 <= min <= max < 1, got {(lo, hi)}")
         if min_path is None:
-            min_path = default_min_path(n)
+            min_path = default_min_path(n) if style == "random" else round(LONG_PATH_PER_SIDE * n)
         if not 2 <= min_path <= cells:
             raise ValueError(f"min_path must be between 2 and {cells} cells for a {n}x{n} maze, got {min_path}")
         questions = np.empty((count, n, n), dtype="<U1")
@@ -253,15 +262,20 @@ class MazeTask(Task):
             grid[order[:walls]] = ord(WALL)
             grid[order[walls]] = ord(START)
             grid[order[walls + 1]] = ord(GOAL)
+            if style == "long":
+                target = long_path_target(n, rng, min_path)
+                walls_now, _ = lengthen(grid == ord(WALL), order[walls], order[walls + 1], target, rng)
+                grid[grid == ord(WALL)] = ord(OPEN)  # S and G are never swapped
+                grid[walls_now] = ord(WALL)
             text = grid.tobytes().decode("ascii")
             length = maze_rules.bfs_shortest_path(text, side=n).length
             if length is None or length < min_path:
                 failures += 1
-                if failures >= GIVE_UP_AFTER:
+                if failures >= (GIVE_UP_AFTER if style == "random" else GIVE_UP_AFTER // 200):
                     bar.close()
                     raise ValueError(
                         f"no {n}x{n} maze with a shortest path of at least {min_path} cells in {failures} draws in a "
-                        f"row; lower min_path (default for this size: {default_min_path(n)}) or raise the wall fraction"
+                        f"row; lower min_path or change the wall fraction"
                     )
                 continue
             failures = 0
@@ -323,23 +337,28 @@ class MazeTask(Task):
         """`source` is one of
             gen:count=500                             generated, default walls and min_path
             gen:count=500,walls=0.28-0.45,min_path=20 wall fraction range (or one value), path bound
+            gen:count=500,style=long                  paths lengthened to Maze-Hard's profile
+                                                      (>= 3.67 N cells; min_path may change it)
             file:PATH                                 a Maze-Hard style file (see load_file)
             file:PATH[0:900]                          lines 0..899 of it
         """
-        usage = "need count=N[,walls=A[-B]][,min_path=K]"
-        spec = parse_source(source, {"count", "walls", "min_path"}, {"count"}, usage)
+        usage = "need count=N[,walls=A[-B]][,min_path=K][,style=random|long]"
+        spec = parse_source(source, {"count", "walls", "min_path", "style"}, {"count"}, usage)
         if spec.kind == "gen":
             opts = spec.options
             try:
                 count = int(opts["count"])
-                lo, _, hi = opts.get("walls", f"{DEFAULT_WALLS[0]}-{DEFAULT_WALLS[1]}").partition("-")
-                walls = (float(lo), float(hi or lo))
+                walls = None
+                if "walls" in opts:
+                    lo, _, hi = opts["walls"].partition("-")
+                    walls = (float(lo), float(hi or lo))
                 min_path = int(opts["min_path"]) if "min_path" in opts else None
             except ValueError:
                 raise ValueError(f"bad generator spec {source!r}: {usage} (numbers expected)") from None
             if count < 1:
                 raise ValueError(f"bad generator spec {source!r}: count must be at least 1")
-            questions, answers = self.generate(count, rng, walls, min_path, progress=progress)
+            questions, answers = self.generate(count, rng, walls, min_path, progress=progress,
+                                               style=opts.get("style", "random"))
         else:
             questions, answers = self.load_file(spec.path, spec.rows)
         return self.examples_from_grids(questions, answers)

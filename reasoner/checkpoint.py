@@ -58,7 +58,9 @@ def save_checkpoint(model: HRM, path: str | Path, card: CheckpointCard) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tuple[HRM, Task, CheckpointCard]:
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu", size: int | None = None) -> tuple[HRM, Task, CheckpointCard]:
+    """The model, its task and its card. `size` runs a size-free model (see ModelConfig.size_free)
+    on mazes of another side: the same weights, the task and the config rebuilt for that grid."""
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path.with_suffix(".safetensors")
@@ -69,8 +71,14 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> tup
     card = CheckpointCard.model_validate(json.loads(card_path(path).read_text()))
     if card.format_version > CARD_VERSION:
         raise ValueError(f"{path} was written by a newer version (card format {card.format_version})")
-    task = make_task(**card.task)
-    model = HRM(card.model)
+    task_spec, model_cfg = card.task, card.model
+    if size is not None and size != card.task.get("size"):
+        if "size" not in card.task:
+            raise ValueError(f"{path} is a {card.task.get('name')} checkpoint, which has no size to change")
+        task_spec = {**card.task, "size": size}
+        model_cfg = card.model.on_grid((size, size))
+    task = make_task(**task_spec)
+    model = HRM(model_cfg)
     missing, unexpected = load_model(model, str(path), strict=True, device=str(device))
     model.to(device).eval()
     return model, task, card

@@ -78,6 +78,49 @@ class RotaryEmbedding(nn.Module):
         return (x * cos + rotate_half(x) * sin).to(dtype)
 
 
+@dataclass
+class WindowRelation:
+    """Window attention in shifted form, for large grids (a maze's 3x3 window: 10 keys of 901 at
+    30x30). A grid cell's keys are the grid shifted by each `offsets` (dr, dc) (zero-padded at the
+    border) plus the prefix; `bias` [heads or 1, rows, cols, len(offsets) + prefix] holds the
+    scores added to each (-inf where the offset leaves the grid or the relation). The prefix rows
+    attend to everything with `prefix_bias`. Same result as the dense mask, without the
+    [seq, seq] score matrix."""
+
+    prefix: int
+    grid: tuple[int, int]
+    radius: int
+    offsets: list[tuple[int, int]]
+    bias: torch.Tensor
+    prefix_bias: torch.Tensor | None  # [heads, prefix, total_len], or None (no bias)
+
+
+# What attention is given: None (global), a dense boolean mask or float scores, or the window form.
+Pattern = torch.Tensor | WindowRelation | None
+
+
+def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel: WindowRelation) -> torch.Tensor:
+    """q, k, v: [batch, heads, seq, head_dim] -> [batch, heads, seq, head_dim]."""
+    p, (rows, cols), r = rel.prefix, rel.grid, rel.radius
+    bias = rel.prefix_bias.to(q.dtype) if rel.prefix_bias is not None else None
+    head = F.scaled_dot_product_attention(q[:, :, :p], k, v, attn_mask=bias)
+
+    def padded(t: torch.Tensor) -> torch.Tensor:  # [batch, heads, rows + 2r, cols + 2r, head_dim]
+        return F.pad(t[:, :, p:].unflatten(2, (rows, cols)), (0, 0, r, r, r, r))
+
+    def shifted(t: torch.Tensor, dr: int, dc: int) -> torch.Tensor:
+        return t[:, :, r + dr : r + dr + rows, r + dc : r + dc + cols]
+
+    query, keys, values = q[:, :, p:].unflatten(2, (rows, cols)), padded(k), padded(v)
+    scores = [(query * shifted(keys, dr, dc)).sum(-1) for dr, dc in rel.offsets]
+    scores = torch.cat((torch.stack(scores, -1), query @ k[:, :, None, :p].transpose(-1, -2)), -1)
+    weights = (scores.float() / math.sqrt(q.shape[-1]) + rel.bias).softmax(-1).to(v.dtype)
+    out = weights[..., -p:] @ v[:, :, None, :p]
+    for i, (dr, dc) in enumerate(rel.offsets):
+        out = out + weights[..., i, None] * shifted(values, dr, dc)
+    return torch.cat((head, out.flatten(2, 3)), dim=2)
+
+
 class Attention(nn.Module):
     """Non-causal multi-head self-attention through PyTorch's fused SDPA kernel."""
 
@@ -87,15 +130,18 @@ class Attention(nn.Module):
         self.qkv_proj = lecun_linear(cfg.hidden_size, 3 * cfg.hidden_size)
         self.o_proj = lecun_linear(cfg.hidden_size, cfg.hidden_size)
 
-    def forward(self, x: torch.Tensor, rotary: RotaryEmbedding | None, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rotary: RotaryEmbedding | None, mask: Pattern) -> torch.Tensor:
         batch, seq, _ = x.shape
         q, k, v = self.qkv_proj(x).view(batch, seq, 3, self.num_heads, self.head_dim).unbind(2)
         if rotary is not None:
             q, k = rotary.apply(q), rotary.apply(k)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [batch, heads, seq, head_dim]
-        if mask is not None and mask.dtype != torch.bool:
-            mask = mask.to(q.dtype)  # learned relation scores; SDPA wants the query's dtype
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=False)
+        if isinstance(mask, WindowRelation):
+            out = window_attention(q, k, v, mask)
+        else:
+            if mask is not None and mask.dtype != torch.bool:
+                mask = mask.to(q.dtype)  # learned relation scores; SDPA wants the query's dtype
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=False)
         return self.o_proj(out.transpose(1, 2).reshape(batch, seq, -1))
 
 
@@ -119,7 +165,7 @@ class Block(nn.Module):
         self.attn = Attention(cfg)
         self.mlp = SwiGLU(cfg)
 
-    def forward(self, h: torch.Tensor, rotary: RotaryEmbedding | None, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, rotary: RotaryEmbedding | None, mask: Pattern) -> torch.Tensor:
         h = rms_norm(h + self.attn(h, rotary, mask), self.eps)
         return rms_norm(h + self.mlp(h), self.eps)
 
@@ -132,7 +178,7 @@ class ReasoningModule(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(num_layers))
 
     def forward(
-        self, state: torch.Tensor, injection: torch.Tensor, rotary: RotaryEmbedding | None, mask: torch.Tensor | None
+        self, state: torch.Tensor, injection: torch.Tensor, rotary: RotaryEmbedding | None, mask: Pattern
     ) -> torch.Tensor:
         h = state + injection
         for block in self.blocks:
@@ -191,6 +237,9 @@ def relation_kinds(cfg: ModelConfig) -> tuple[torch.Tensor, int]:
     return kinds, num_kinds
 
 
+# Grids from this many cells up (15x15) run window attention in its shifted form.
+WINDOW_FORM_MIN_CELLS = 225
+
 # --------------------------------------------------------------------------------------------
 # The HRM core: a pure step function over a carry
 # --------------------------------------------------------------------------------------------
@@ -241,6 +290,21 @@ class HRM(nn.Module):
         self.register_buffer("attn_mask", None if kinds is None else kinds > 0, persistent=False)
         if cfg.relation_bias:
             self.relation_bias = nn.Parameter(torch.zeros(cfg.num_heads, num_kinds))
+        # On large grids the window's shifted form is much faster than a dense [seq, seq] mask
+        # (measured: docs/results.md); on small ones the fused dense kernel wins.
+        self.windowed = cfg.attention == "relations" and cfg.relation == "window" and cfg.seq_len >= WINDOW_FORM_MIN_CELLS
+        if self.windowed:
+            p, (rows, cols), r = cfg.puzzle_emb_len, cfg.grid_shape, cfg.attention_radius
+            self.offsets = [(dr, dc) for dr in range(-r, r + 1) for dc in range(-r, r + 1)]
+            cell = torch.arange(rows * cols)
+            kind = torch.zeros(rows * cols, len(self.offsets) + p, dtype=torch.long)
+            for i, (dr, dc) in enumerate(self.offsets):
+                rr, cc = cell // cols + dr, cell % cols + dc
+                inside = (rr >= 0) & (rr < rows) & (cc >= 0) & (cc < cols)
+                key = p + (rr.clamp(0, rows - 1) * cols + cc.clamp(0, cols - 1))
+                kind[:, i] = torch.where(inside, kinds[p + cell, key], 0)
+            kind[:, len(self.offsets) :] = kinds[p + cell][:, :p]
+            self.register_buffer("window_kind", kind.view(rows, cols, -1), persistent=False)
 
         self.L_level = ReasoningModule(cfg, cfg.L_layers)
         # TRM: the same network updates both latents (z_H plays the role of the answer y).
@@ -282,9 +346,19 @@ class HRM(nn.Module):
             x = 0.7071067811865476 * (x + self.grid_pos())
         return self.embed_scale * x
 
-    def attention_mask(self) -> torch.Tensor | None:
-        """What SDPA gets: None (global), the boolean relation mask, or with relation_bias the
-        learned scores per head, -inf where there is no relation ([heads, total_len, total_len])."""
+    def attention_mask(self) -> Pattern:
+        """What attention gets: None (global), the boolean relation mask, or with relation_bias the
+        learned scores per head, -inf where there is no relation ([heads, total_len, total_len]);
+        in window form (WindowRelation) on large grids."""
+        if self.windowed:
+            cfg = self.cfg
+            outside = self.window_kind == 0
+            if cfg.relation_bias:
+                bias = self.relation_bias[:, self.window_kind].float().masked_fill(outside, float("-inf"))
+                prefix_bias = self.relation_bias[:, self.relation[: cfg.puzzle_emb_len]]
+            else:
+                bias, prefix_bias = torch.zeros(outside.shape, device=outside.device).masked_fill(outside, float("-inf"))[None], None
+            return WindowRelation(cfg.puzzle_emb_len, cfg.grid_shape, cfg.attention_radius, self.offsets, bias, prefix_bias)
         if not self.cfg.relation_bias:
             return self.attn_mask
         scores = self.relation_bias[:, self.relation]

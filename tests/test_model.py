@@ -302,6 +302,28 @@ def test_window_attention_moves_information_one_cell_per_layer():
     assert ModelConfig.model_validate({**legacy, "attention_radius": None}).attention == "global"
 
 
+@pytest.mark.parametrize("bias, distance", [(False, "chebyshev"), (True, "chebyshev"), (True, "manhattan")])
+def test_window_attention_in_shifted_form_equals_the_dense_mask(bias, distance):
+    # On a 15x15 grid a cell relates to at most 10 of 226 positions: the model uses the shifted form.
+    cfg = cpu_tiny(vocab_size=6, seq_len=225, pos_encoding="none", grid_shape=(15, 15), attention="relations",
+                   relation_bias=bias, attention_distance=distance)
+    torch.manual_seed(0)
+    windowed = HRM(cfg).eval()
+    assert windowed.windowed
+    if bias:
+        with torch.no_grad():
+            windowed.relation_bias.normal_()
+    dense = HRM(cfg).eval()
+    dense.load_state_dict(windowed.state_dict())
+    dense.windowed = False
+    inputs, ids = torch.randint(1, 6, (3, 225)), torch.zeros(3, dtype=torch.long)
+    with torch.no_grad():
+        a = windowed(windowed.initial_carry(3), inputs, ids)
+        b = dense(dense.initial_carry(3), inputs, ids)
+    assert torch.allclose(a.logits, b.logits, atol=1e-4) and torch.allclose(a.carry.z_H, b.carry.z_H, atol=1e-4)
+    assert torch.allclose(a.q_halt, b.q_halt, atol=1e-4)
+
+
 def test_peer_attention_reaches_exactly_the_row_column_and_box():
     cfg = cpu_tiny(vocab_size=11, seq_len=81, grid_shape=(9, 9), grid_box=(3, 3), attention="relations", relation="peers")
     model = HRM(cfg).eval()

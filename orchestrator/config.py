@@ -10,6 +10,8 @@ the `chat` command, from Python and from tests without editing files:
     HRM_LLM_TIMEOUT   seconds to wait for one model reply (default 30)
     HRM_LLM_API_KEY   bearer token, only if the server was started with one (vLLM --api-key)
     HRM_TRACE_PATH    JSON-lines trace file (default runs/traces.jsonl under the working directory)
+    HRM_THREADS_DB    SQLite file that keeps the conversation threads across restarts (default: none,
+                      threads live in memory and end with the process)
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Settings(BaseModel):
     llm_connect_timeout: float = Field(2.0, gt=0)
     llm_api_key: str | None = None
     trace_path: Path = DEFAULT_TRACE_PATH
+    # Where the threads' memory is kept: None = in memory (gone when the process ends), else a SQLite file.
+    threads_db: Path | None = None
     max_message_chars: int = Field(DEFAULT_MAX_MESSAGE_CHARS, gt=0)
     # Weights for solve(); None = the shipped checkpoint for each sudoku size.
     checkpoint: str | None = None
@@ -61,6 +65,8 @@ class Settings(BaseModel):
             values["llm_api_key"] = os.environ["HRM_LLM_API_KEY"]
         if os.environ.get("HRM_TRACE_PATH"):
             values["trace_path"] = Path(os.environ["HRM_TRACE_PATH"])
+        if os.environ.get("HRM_THREADS_DB"):
+            values["threads_db"] = Path(os.environ["HRM_THREADS_DB"])
         for key, value in overrides.items():
             if value is None:
                 continue

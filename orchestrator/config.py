@@ -27,6 +27,15 @@ DEFAULT_TRACE_PATH = Path("runs") / "traces.jsonl"
 # room for a long paste while keeping a 100 kB message (or an accidental file dump) out of the
 # parser and the language model's context.
 DEFAULT_MAX_MESSAGE_CHARS = 20_000
+# `python -m orchestrator serve`: this machine only unless told otherwise.
+DEFAULT_SERVE_HOST = "127.0.0.1"
+DEFAULT_SERVE_PORT = 8080
+# A 9x9 grid in JSON is under 1 kB and a chat message at most 20,000 characters; an OpenAI chat
+# client re-sends the whole conversation, so leave room for a long one, but not for a file dump.
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+# Requests in progress at once (waiting for the model or running it); more are refused at once
+# (503): a queue that grows without end only turns overload into timeouts.
+DEFAULT_MAX_CONCURRENT = 64
 _DISABLED = {"", "none", "off", "no", "false", "0"}
 
 

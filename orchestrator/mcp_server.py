@@ -16,10 +16,11 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel
 
-from .extract import SIDE_OF_CELLS, Grid, count_cells, sudoku_task
+from .extract import Grid
 from .facts import CheckFacts, HintFacts, check_answer, find_hint
 from .graph import render_maze, render_sudoku
 from .language import template_check, template_hint
+from .puzzles import clash, read_sudoku
 
 
 class SudokuSolution(BaseModel):
@@ -54,16 +55,12 @@ class Hint(BaseModel):
 
 
 def parse_sudoku(text: str, what: str = "puzzle") -> Grid:
-    """A 4x4 / 6x6 / 9x9 grid from text (one line or rows; blanks . 0 _), with the reason if not."""
     from reasoner import PuzzleInputError
 
-    cells = count_cells(text)
-    if cells not in SIDE_OF_CELLS:
-        raise ToolError(f"the {what} has {cells} cells; a sudoku has 16, 36 or 81 (4x4, 6x6, 9x9)")
     try:
-        return sudoku_task(SIDE_OF_CELLS[cells]).parse(text).tolist()
+        return read_sudoku(text, what)
     except PuzzleInputError as err:
-        raise ToolError(f"cannot read the {what}: {err}") from None
+        raise ToolError(str(err)) from None
 
 
 def build_server(checkpoint: str | None = None, solver: Any = None) -> MCPServer:
@@ -72,11 +69,13 @@ def build_server(checkpoint: str | None = None, solver: Any = None) -> MCPServer
         from reasoner import solve as solver  # torch loads here, not at import
 
     def solve(puzzle: Any, task: str):
-        from reasoner import PuzzleInputError
+        from reasoner import ContradictoryPuzzleError, PuzzleInputError
 
         try:
             return solver(puzzle, task=task, checkpoint=checkpoint)
-        except PuzzleInputError as err:  # ContradictoryPuzzleError too
+        except ContradictoryPuzzleError:
+            raise ToolError(clash(puzzle)) from None
+        except PuzzleInputError as err:
             raise ToolError(str(err)) from None
         except (FileNotFoundError, ValueError, NotImplementedError) as err:
             raise ToolError(str(err)) from None

@@ -38,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .api import Orchestrator, Reply
 from .config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_SERVE_HOST, Settings
+from .puzzles import clash
 
 MODEL_NAME = "hrm-agent"
 WEB_DIR = Path(__file__).parent / "web"
@@ -244,8 +245,8 @@ class Service:
         options = request.options.model_dump(exclude_none=True)
         try:
             return self.solver(request.puzzle, task=request.task, checkpoint=self.settings.checkpoint, **options)
-        except ContradictoryPuzzleError as err:
-            raise APIError(422, "contradictory_puzzle", f"the givens break the rules: {err}") from None
+        except ContradictoryPuzzleError:
+            raise APIError(422, "contradictory_puzzle", clash(request.puzzle)) from None
         except PuzzleInputError as err:
             raise APIError(422, "bad_puzzle", str(err)) from None
         except FileNotFoundError as err:  # no checkpoint for this size

@@ -204,7 +204,9 @@ async function check() {
   cells().forEach((input) => input.classList.remove("bad"));
   if (reply.check) {
     const f = reply.check;
-    for (const [r, c] of [...f.conflicts, ...f.wrong, ...f.changed_givens]) cells()[(r - 1) * n + c - 1].classList.add("bad");
+    // With a unique solution the culprits are known exactly; otherwise every cell of a clash is marked.
+    const bad = [...(f.unique_solution_known ? f.wrong : f.conflicts), ...f.changed_givens];
+    for (const [r, c] of bad) cells()[(r - 1) * n + c - 1].classList.add("bad");
     showVerdict(f.ok ? "ok" : "no", f.ok ? "Correct: the verifier accepts your answer" : "Not right yet", reply.text);
   } else {
     showVerdict("no", "Not checked", reply.text);

@@ -44,8 +44,11 @@ one message (prints the reply, exit status 0 if the request was carried out, 1 i
 interactive (no message): type messages, one per line; a grid pasted over several lines is read
 until it is complete or an empty line follows. 'quit', 'exit' or end of input (Ctrl-D) leaves.
 A thread remembers its puzzle: "give me a hint", "what is in row 3?", "check my answer: ...",
-"explain", "now a harder one" refer to earlier turns. In one-shot mode each run is a new process,
-so memory lasts for one message; use the REPL or the Python API (orchestrator.ask) for more.
+"explain", "now a harder one" refer to earlier turns. Threads live in memory, so in one-shot mode
+memory lasts for one message, unless --threads-db (or HRM_THREADS_DB) names a SQLite file that keeps
+them across runs:
+  python -m orchestrator chat "generate a 4x4 sudoku" --thread me --threads-db runs/threads.db
+  python -m orchestrator chat "give me a hint" --thread me --threads-db runs/threads.db
 
 grids: one line of 16/36/81 cells or one row per line; blanks . 0 _ ; separators | + - and
 spaces are ignored; JSON arrays of arrays work too. Mazes (#, space, S, G) are read and checked,

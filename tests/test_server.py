@@ -227,3 +227,21 @@ def test_small_load_none_lost_every_answer_verified(tmp_path):
         assert report[part]["lost"] == 0 and report[part]["failures"] == []
     assert report["chat_turns"]["verified"] == 20 and report["solve_requests"]["verified"] == 20
     assert load_test.passed(report)
+
+
+def test_chat_command_keeps_threads_in_sqlite_across_runs(tmp_path):
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+
+    def chat(message: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "orchestrator", "chat", message, "--thread", "me", "--no-llm",
+                               "--quiet", "--json", "--threads-db", str(tmp_path / "threads.db"),
+                               "--trace", str(tmp_path / "traces.jsonl")],
+                              cwd=root, capture_output=True, text=True, timeout=300)
+
+    assert chat(f"solve this sudoku: {PUZZLE4}").returncode == 0
+    second = chat("give me a hint")  # a new process: the puzzle comes from the SQLite file
+    assert second.returncode == 0, second.stdout + second.stderr
+    h = json.loads(second.stdout)["hint"]
+    assert SOLUTION4[h["row"] - 1][h["col"] - 1] == h["digit"]

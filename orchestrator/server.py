@@ -300,13 +300,29 @@ def _completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex[:24]
 
 
+def _docs(app: FastAPI) -> None:
+    """The OpenAPI page at /docs with Swagger UI from the swagger-ui-bundle package, not a CDN: the
+    server works on a machine without internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title}: API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css", swagger_favicon_url="data:,")
+
+
 def create_app(service: Service) -> FastAPI:
     app = FastAPI(
-        title="HRM agent", version="0.1.0",
+        title="HRM agent", version="0.1.0", docs_url=None, redoc_url=None,
         description="A Hierarchical Reasoning Model with rule-based verifiers behind a chat agent. Every answer "
                     "returned as verified has passed the verifier.",
     )
     app.state.service = service
+    _docs(app)
 
     @app.exception_handler(APIError)
     async def api_error(_: Request, err: APIError):

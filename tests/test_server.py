@@ -62,6 +62,9 @@ def test_healthz_and_the_page(client):
     assert page.status_code == 200 and 'id="grid"' in page.text and "/web/app.js" in page.text
     assert client.get("/web/app.js").status_code == 200
     assert "/v1/solve" in client.get("/openapi.json").json()["paths"]
+    docs = client.get("/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in docs and "https://" not in docs  # nothing from a CDN
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
 
 
 def test_solve_returns_the_verified_result_model(client):

@@ -158,3 +158,14 @@ def test_a_pasted_maze_is_solved_with_a_verified_path(page):
     text = wait_for_verdict(driver, ("ok", "no"))
     assert text.startswith("Solved and verified: a shortest path of"), text
     assert driver.find_elements(By.CSS_SELECTOR, "#maze-answer .mini .path")
+
+
+def test_the_api_docs_render_offline(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver, url, _ = page
+    driver.get(url + "/docs")
+    WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"))
+    paths = {e.text for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/v1/solve", "/v1/chat", "/v1/chat/completions", "/healthz"} <= paths

@@ -139,6 +139,7 @@ async function post(path, body) {
 async function busy(fn) {
   const buttons = document.querySelectorAll("button");
   buttons.forEach((b) => (b.disabled = true));
+  $("verdict").className = "verdict"; // the last verdict goes until this action's arrives
   try { await fn(); } catch (err) { showVerdict("no", "Refused", err.message); } finally {
     buttons.forEach((b) => (b.disabled = false));
   }

@@ -61,11 +61,12 @@ def segment_steps(result: SolveResult | MazeSolveResult, segments: int | None = 
         grid = err.grid
     inputs = torch.from_numpy(task.encode(grid)[None]).to(device)
     trace = run_segments(model, inputs, torch.zeros(1, dtype=torch.long, device=device), count)
+    reachable = not (maze and result.status == "no_solution")  # no answer can pass for an unreachable goal
     steps: list[SegmentStep] = []
     previous: Any = None
     for k, probs in enumerate(trace.probs):
         answer = _answer(task, probs[0], maze)
-        verified = bool(task.verify(grid, _as_array(answer, maze)).ok) if not maze or result.status != "no_solution" else False
+        verified = reachable and bool(task.verify(grid, _as_array(answer, maze)).ok)
         steps.append(SegmentStep(
             segment=k + 1, answer=answer, verified=verified,
             changed=[] if previous is None else _cells(answer, previous),

@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from .api import Orchestrator, Reply
 from .config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_SERVE_HOST, Settings
 from .puzzles import clash
+from .segments import MAX_SEGMENTS, segment_steps
 
 MODEL_NAME = "hrm-agent"
 WEB_DIR = Path(__file__).parent / "web"
@@ -53,9 +54,11 @@ THREAD_ID = r"^[A-Za-z0-9_.:@-]{1,128}$"
 class SolveOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    segments: int | None = Field(None, ge=1, le=32, description="segments the HRM runs at most (default: the checkpoint's M_max)")
+    segments: int | None = Field(None, ge=1, le=MAX_SEGMENTS,
+                                 description="segments the HRM runs at most (default: the checkpoint's M_max)")
     halting: Literal["act", "fixed"] = Field("act", description="answer where the Q-head halts, or after all segments")
-    repair: bool = Field(True, description="repair a wrong HRM answer (model-guided), else search; False: the HRM's verdict alone")
+    repair: bool = Field(True, description="complete a wrong HRM answer (model-guided repair, then search); "
+                                           "False: the HRM's verdict alone")
 
 
 class SolveRequest(BaseModel):
@@ -255,8 +258,6 @@ class Service:
             raise APIError(422, "bad_request", str(err)) from None
 
     def solve_steps(self, request: SolveRequest) -> dict:
-        from .segments import segment_steps
-
         result = self.solve(request)
         try:
             steps = segment_steps(result, request.options.segments)
@@ -281,7 +282,8 @@ async def _ask_streaming(service: Service, message: str, thread_id: str) -> Asyn
         try:
             reply = service.orchestrator.ask(message, thread_id, progress=progress)
         except Exception as err:  # noqa: BLE001 -- the stream must end with an event, not hang
-            loop.call_soon_threadsafe(queue.put_nowait, ("error", error_body("internal_error", f"{type(err).__name__}: {err}")))
+            failure = error_body("internal_error", f"{type(err).__name__}: {err}")
+            loop.call_soon_threadsafe(queue.put_nowait, ("error", failure))
         else:
             loop.call_soon_threadsafe(queue.put_nowait, ("reply", reply))
 

@@ -99,6 +99,18 @@ def test_steps_are_the_answers_solve_reads_segment_by_segment(client):
     assert steps[0]["changed"] == []
 
 
+def test_steps_for_mazes(client):
+    body = client.post("/v1/solve/steps", json={"puzzle": MAZE9, "task": "maze"}).json()
+    result, steps = body["result"], body["steps"]
+    assert steps[result["halted_at"] - 1]["answer"] == result["model_answer"]
+    for step in steps:
+        assert step["verified"] == maze_rules.check_maze_answer(MAZE9, step["answer"]).ok
+    walled = MAZE9[:-1] + [" #  #  #G"]  # G shut in: no path exists
+    body = client.post("/v1/solve/steps", json={"puzzle": walled, "task": "maze"}).json()
+    assert body["result"]["status"] == "no_solution" and body["result"]["answer"] is None
+    assert body["steps"] and not any(step["verified"] for step in body["steps"])
+
+
 @pytest.mark.parametrize("body, status, kind, says", [
     ({"puzzle": CLASH4}, 422, "contradictory_puzzle", "r1c1, r1c2"),
     ({"puzzle": "1..4.4"}, 422, "bad_puzzle", "16, 36 or 81 cells"),

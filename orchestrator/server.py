@@ -99,9 +99,9 @@ class CompletionRequest(BaseModel):
 
 
 class APIError(Exception):
-    def __init__(self, status: int, kind: str, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, status: int, kind: str, message: str):
         super().__init__(message)
-        self.status, self.kind, self.message, self.headers = status, kind, message, headers
+        self.status, self.kind, self.message = status, kind, message
 
 
 def error_body(kind: str, message: str) -> dict:
@@ -328,7 +328,7 @@ def create_app(service: Service) -> FastAPI:
 
     @app.exception_handler(APIError)
     async def api_error(_: Request, err: APIError):
-        return JSONResponse(error_body(err.kind, err.message), status_code=err.status, headers=err.headers)
+        return JSONResponse(error_body(err.kind, err.message), status_code=err.status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, err: RequestValidationError):

@@ -1,4 +1,4 @@
-"""python -m orchestrator chat ..."""
+"""python -m orchestrator chat | serve | mcp | llm ..."""
 
 import sys
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import BaseModel
 
@@ -45,9 +47,11 @@ class Reply(BaseModel):
 
 
 class Orchestrator:
-    """One graph, one in-memory checkpointer (the threads' memory), one model client."""
+    """One graph, one checkpointer (the threads' memory: in memory, or SQLite at `settings.threads_db`),
+    one model client."""
 
-    def __init__(self, settings: Settings | None = None, *, solver: Callable[..., Any] | None = None):
+    def __init__(self, settings: Settings | None = None, *, solver: Callable[..., Any] | None = None,
+                 checkpointer: BaseCheckpointSaver | None = None):
         self.settings = settings or Settings.from_env()
         self.llm = None
         if self.settings.llm_url:
@@ -58,12 +62,27 @@ class Orchestrator:
         if solver is None:
             from reasoner import solve as solver  # torch loads here, once, not at package import
         self._solver = solver
-        self._graph = build_graph().compile(checkpointer=InMemorySaver())
+        self._db: sqlite3.Connection | None = None
+        if checkpointer is None:
+            checkpointer = self._sqlite_saver(self.settings.threads_db) if self.settings.threads_db else InMemorySaver()
+        self._graph = build_graph().compile(checkpointer=checkpointer)
         self._lock = threading.Lock()  # one turn at a time: the threads share the model and the graph
+
+    def _sqlite_saver(self, path) -> BaseCheckpointSaver:
+        """Threads kept in a SQLite file, so a restarted process continues its conversations."""
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Turns run one at a time (self._lock), but not always on the thread that opened the file.
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
+        return SqliteSaver(self._db)
 
     def close(self) -> None:
         if self.llm is not None:
             self.llm.close()
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def _language(self) -> tuple[LanguageLayer, str | None]:
         """The language layer for this turn and, when it is rules only, the reason (told once per thread)."""

@@ -6,12 +6,33 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import DEFAULT_LLM_URL, DEFAULT_TRACE_PATH, Settings
+from .config import (
+    DEFAULT_LLM_URL,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONCURRENT,
+    DEFAULT_SERVE_HOST,
+    DEFAULT_SERVE_PORT,
+    DEFAULT_TRACE_PATH,
+    Settings,
+)
 
 DESCRIPTION = """\
 Chat with the HRM reasoner. Solve, check, hint at, explain and generate sudoku (4x4, 6x6, 9x9).
 Every answer shown comes from the HRM (with repair or search when needed) and has passed the
 rule-based verifier; nothing unverified is ever printed as an answer.
+"""
+
+SERVE_DESCRIPTION = f"""\
+Serve the agent on http://{DEFAULT_SERVE_HOST}:{DEFAULT_SERVE_PORT} (--host/--port): the web page at /, the API at /v1/...
+(solve, chat with server-sent events, an OpenAI-compatible /v1/chat/completions with the model
+"hrm-agent"), health at /healthz, OpenAPI docs at /docs. Threads live in memory unless
+--threads-db (or HRM_THREADS_DB) names a SQLite file, which keeps them across restarts.
+"""
+
+MCP_DESCRIPTION = """\
+An MCP server on standard input/output (the official mcp SDK) with the tools solve_sudoku,
+solve_maze, check_sudoku and hint; every answer they return has passed the rule-based verifier.
+Register it in an MCP client as the command `python -m orchestrator mcp`.
 """
 
 EPILOG = f"""\
@@ -23,8 +44,11 @@ one message (prints the reply, exit status 0 if the request was carried out, 1 i
 interactive (no message): type messages, one per line; a grid pasted over several lines is read
 until it is complete or an empty line follows. 'quit', 'exit' or end of input (Ctrl-D) leaves.
 A thread remembers its puzzle: "give me a hint", "what is in row 3?", "check my answer: ...",
-"explain", "now a harder one" refer to earlier turns. In one-shot mode each run is a new process,
-so memory lasts for one message; use the REPL or the Python API (orchestrator.ask) for more.
+"explain", "now a harder one" refer to earlier turns. Threads live in memory, so in one-shot mode
+memory lasts for one message, unless --threads-db (or HRM_THREADS_DB) names a SQLite file that keeps
+them across runs:
+  python -m orchestrator chat "generate a 4x4 sudoku" --thread me --threads-db runs/threads.db
+  python -m orchestrator chat "give me a hint" --thread me --threads-db runs/threads.db
 
 grids: one line of 16/36/81 cells or one row per line; blanks . 0 _ ; separators | + - and
 spaces are ignored; JSON arrays of arrays work too. Mazes (#, space, S, G) are read and checked,
@@ -42,7 +66,7 @@ reported on standard error with its time; --quiet turns that off.
 trace: every request appends one JSON line (request id, thread id, steps and timings, model
 calls, verifier verdicts) to --trace (default ./{DEFAULT_TRACE_PATH}, env HRM_TRACE_PATH).
 
-environment: HRM_LLM_URL, HRM_LLM_MODEL, HRM_LLM_TIMEOUT, HRM_LLM_API_KEY, HRM_TRACE_PATH.
+environment: HRM_LLM_URL, HRM_LLM_MODEL, HRM_LLM_TIMEOUT, HRM_LLM_API_KEY, HRM_TRACE_PATH, HRM_THREADS_DB.
 """
 
 
@@ -55,18 +79,38 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("message", nargs="?", help="the message ('-' reads it from standard input); "
                       "none starts the interactive mode")
     chat.add_argument("--thread", default="cli", help="conversation thread id (default: cli)")
-    chat.add_argument("--llm-url", help=f"OpenAI-compatible base URL (default: {DEFAULT_LLM_URL} or HRM_LLM_URL)")
-    chat.add_argument("--model", help="model name to request (default: HRM_LLM_MODEL, else the server's first model)")
-    chat.add_argument("--no-llm", action="store_true", help="use the rule-based language layer only")
+    _common(chat)
     chat.add_argument("--timeout", type=float, help="seconds to wait for one model reply (default 30)")
-    chat.add_argument("--trace", type=Path, help=f"trace file (default: ./{DEFAULT_TRACE_PATH} or HRM_TRACE_PATH)")
-    chat.add_argument("--checkpoint", help="HRM weights to solve with (default: the shipped checkpoint per size)")
     chat.add_argument("--json", action="store_true", help="print each reply as JSON (the Reply model) instead of text")
     chat.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     from . import llm_server  # standard library only: --help stays fast
 
     llm_server.add_parser(commands)
+    serve = commands.add_parser("serve", help="the HTTP API, an OpenAI-compatible endpoint and the web page",
+                                description=SERVE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("--host", default=DEFAULT_SERVE_HOST,
+                       help=f"address to bind (default {DEFAULT_SERVE_HOST}: this machine only)")
+    serve.add_argument("--port", type=int, default=DEFAULT_SERVE_PORT, help=f"port (default {DEFAULT_SERVE_PORT})")
+    serve.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY_BYTES,
+                       help=f"largest request body in bytes (default {DEFAULT_MAX_BODY_BYTES})")
+    serve.add_argument("--max-concurrent", type=int, default=DEFAULT_MAX_CONCURRENT,
+                       help=f"requests in progress at once; more are answered 503 at once (default {DEFAULT_MAX_CONCURRENT})")
+    _common(serve)
+    mcp = commands.add_parser("mcp", help="MCP tools over stdio: solve_sudoku, solve_maze, check_sudoku, hint",
+                              description=MCP_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mcp.add_argument("--checkpoint", help="HRM weights to solve with (default: the shipped checkpoint per size)")
     return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    """The options `chat` and `serve` share."""
+    parser.add_argument("--llm-url", help=f"OpenAI-compatible base URL (default: {DEFAULT_LLM_URL} or HRM_LLM_URL)")
+    parser.add_argument("--model", help="model name to request (default: HRM_LLM_MODEL, else the server's first model)")
+    parser.add_argument("--no-llm", action="store_true", help="use the rule-based language layer only")
+    parser.add_argument("--trace", type=Path, help=f"trace file (default: ./{DEFAULT_TRACE_PATH} or HRM_TRACE_PATH)")
+    parser.add_argument("--checkpoint", help="HRM weights to solve with (default: the shipped checkpoint per size)")
+    parser.add_argument("--threads-db", type=Path, help="SQLite file that keeps the conversation threads across "
+                        "restarts (default: HRM_THREADS_DB, else in memory: threads end with the process)")
 
 
 def _progress(event: str, node: str, ms: float | None) -> None:
@@ -119,10 +163,19 @@ def main(argv: list[str] | None = None) -> int:
         from . import llm_server
 
         return llm_server.run(args)
+    if args.command == "mcp":
+        from . import mcp_server
+
+        return mcp_server.run(args.checkpoint)
     settings = Settings.from_env(
-        llm_url="none" if args.no_llm else args.llm_url, llm_model=args.model, llm_timeout=args.timeout,
-        trace_path=args.trace, checkpoint=args.checkpoint,
+        llm_url="none" if args.no_llm else args.llm_url, llm_model=args.model,
+        llm_timeout=getattr(args, "timeout", None), trace_path=args.trace, checkpoint=args.checkpoint,
+        threads_db=args.threads_db,
     )
+    if args.command == "serve":
+        from . import server
+
+        return server.run(args, settings)
     from .api import Orchestrator  # after parsing, so --help answers without loading torch
 
     orch = Orchestrator(settings)

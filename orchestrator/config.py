@@ -10,6 +10,8 @@ the `chat` command, from Python and from tests without editing files:
     HRM_LLM_TIMEOUT   seconds to wait for one model reply (default 30)
     HRM_LLM_API_KEY   bearer token, only if the server was started with one (vLLM --api-key)
     HRM_TRACE_PATH    JSON-lines trace file (default runs/traces.jsonl under the working directory)
+    HRM_THREADS_DB    SQLite file that keeps the conversation threads across restarts (default: none,
+                      threads live in memory and end with the process)
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ DEFAULT_TRACE_PATH = Path("runs") / "traces.jsonl"
 # room for a long paste while keeping a 100 kB message (or an accidental file dump) out of the
 # parser and the language model's context.
 DEFAULT_MAX_MESSAGE_CHARS = 20_000
+# `python -m orchestrator serve`: this machine only unless told otherwise.
+DEFAULT_SERVE_HOST = "127.0.0.1"
+DEFAULT_SERVE_PORT = 8080
+# A 9x9 grid in JSON is under 1 kB and a chat message at most 20,000 characters; an OpenAI chat
+# client re-sends the whole conversation, so leave room for a long one, but not for a file dump.
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+# Requests in progress at once (waiting for the model or running it); more are refused at once
+# (503): a queue that grows without end only turns overload into timeouts.
+DEFAULT_MAX_CONCURRENT = 64
 _DISABLED = {"", "none", "off", "no", "false", "0"}
 
 
@@ -40,6 +51,8 @@ class Settings(BaseModel):
     llm_connect_timeout: float = Field(2.0, gt=0)
     llm_api_key: str | None = None
     trace_path: Path = DEFAULT_TRACE_PATH
+    # Where the threads' memory is kept: None = in memory (gone when the process ends), else a SQLite file.
+    threads_db: Path | None = None
     max_message_chars: int = Field(DEFAULT_MAX_MESSAGE_CHARS, gt=0)
     # Weights for solve(); None = the shipped checkpoint for each sudoku size.
     checkpoint: str | None = None
@@ -61,6 +74,8 @@ class Settings(BaseModel):
             values["llm_api_key"] = os.environ["HRM_LLM_API_KEY"]
         if os.environ.get("HRM_TRACE_PATH"):
             values["trace_path"] = Path(os.environ["HRM_TRACE_PATH"])
+        if os.environ.get("HRM_THREADS_DB"):
+            values["threads_db"] = Path(os.environ["HRM_THREADS_DB"])
         for key, value in overrides.items():
             if value is None:
                 continue

@@ -88,7 +88,7 @@ class SudokuTask(Task):
             bad = np.argwhere((grid < 0) | (grid > n))
             if len(bad):
                 r, c = bad[0]
-                raise PuzzleInputError(f"cell ({r},{c}) holds {grid[r, c]}; use 1..{n} for digits and 0 for blanks")
+                raise PuzzleInputError(f"cell ({r + 1},{c + 1}) holds {grid[r, c]}; use 1..{n} for digits and 0 for blanks")
         return grid
 
     def encode(self, grid: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from reasoner.tasks import MazeTask, SudokuTask
 from verifiers import maze as maze_rules
 from verifiers import sudoku as rules
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 BOXES = {4: (2, 2), 6: (2, 3), 9: (3, 3)}
 SOLUTIONS = {n: np.asarray(rules.guided_search(np.zeros((n, n), dtype=np.int64), *BOXES[n],
                                                rng=np.random.default_rng(n)).solution) for n in BOXES}

@@ -198,6 +198,17 @@ def _is_batch(puzzles: Any) -> bool:
     raise PuzzleInputError(f"cannot read a puzzle from a {type(puzzles).__name__}")
 
 
+def _items(puzzles: Any, batch: bool | None, guess, single, label: str) -> tuple[list, bool]:
+    """The puzzles as a list, and whether they came as a batch (`batch` None: `guess` decides)."""
+    if batch is None:
+        batch = guess(puzzles)
+    elif batch and (isinstance(puzzles, str) or not hasattr(puzzles, "__len__")):
+        raise PuzzleInputError(f"batch=True needs a list of {label}s")
+    if batch and len(puzzles) == 0:
+        raise PuzzleInputError(f"no {label} given")
+    return (list(puzzles), True) if batch else ([single(puzzles)], False)
+
+
 def _as_single(puzzle: Any) -> Any:
     """Rows given as a list of strings become one text grid; a row of the wrong length is named."""
     if isinstance(puzzle, (list, tuple)) and puzzle and all(isinstance(p, str) for p in puzzle):
@@ -250,13 +261,7 @@ def solve(
     device = _device(device)
     if task == "maze":
         return _solve_mazes(puzzles, checkpoint, segments, halting, bool(repair), device, batch_size, batch)
-    if batch is None:
-        batch = _is_batch(puzzles)
-    elif batch and (isinstance(puzzles, str) or not hasattr(puzzles, "__len__")):
-        raise PuzzleInputError("batch=True needs a list of puzzles")
-    if batch and len(puzzles) == 0:
-        raise PuzzleInputError("no puzzle given")
-    items = list(puzzles) if batch else [_as_single(puzzles)]
+    items, batch = _items(puzzles, batch, _is_batch, _as_single, "puzzle")
     repair = bool(repair)
 
     def solve_chunk(model, task_obj, grids, verdicts, path, variant):
@@ -352,7 +357,8 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
     segments = segments or model.cfg.halt_max_steps
     answers, digit_probs, halt_step = _run_model(model, task, grids, segments, halting, device)
     finite = np.isfinite(digit_probs).all(axis=(1, 2, 3))  # False: no guidance to take from the model
-    confidence = np.where(np.isfinite(digit_probs.max(-1)), digit_probs.max(-1), 0.0)
+    best = digit_probs.max(-1)
+    confidence = np.where(np.isfinite(best), best, 0.0)
     final = [None] * len(grids)  # (answer, path, nodes)
     rejected = {}
     for i, (grid, answer) in enumerate(zip(grids, answers)):
@@ -424,13 +430,7 @@ def _is_maze_batch(puzzles: Any) -> bool:
 
 
 def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size, batch) -> MazeSolveResult | list[MazeSolveResult]:
-    if batch is None:
-        batch = _is_maze_batch(puzzles)
-    elif batch and (isinstance(puzzles, str) or not hasattr(puzzles, "__len__")):
-        raise PuzzleInputError("batch=True needs a list of mazes")
-    if batch and len(puzzles) == 0:
-        raise PuzzleInputError("no maze given")
-    items = list(puzzles) if batch else [puzzles]
+    items, batch = _items(puzzles, batch, _is_maze_batch, lambda maze: maze, "maze")
 
     def solve_chunk(model, task_obj, grids, reachable, path, variant):
         return _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device, path, variant)

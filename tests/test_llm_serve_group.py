@@ -66,17 +66,21 @@ def wait_for(condition, seconds=60.0):
         time.sleep(0.1)
 
 
-def test_killing_the_api_server_ends_its_engine_and_workers_too(tmp_path, monkeypatch):
+@pytest.mark.parametrize("victim", ["api server", "engine"])
+def test_when_one_part_dies_the_whole_server_ends(tmp_path, monkeypatch, victim):
     port, pids = free_port(), tmp_path / "pids.json"
     command = stand_in_command(tmp_path)
     monkeypatch.setattr(llm_server, "server_command", lambda key, port_, home=None: [*command, str(port_), str(pids)])
+    monkeypatch.setattr(llm_server, "PART_MIN_AGE_SECONDS", 0.0)  # the stand-in's parts are young
     proc = llm_server.start_server(llm_server.DEFAULT_MODEL, port, home=tmp_path, timeout=60)
     wait_for(pids.is_file)
     assert len(llm_server.group_members(proc.pid)) == 5  # the server, three children, a grandchild
     status = {}
     watcher = threading.Thread(target=lambda: status.setdefault("code", llm_server.supervise(proc, grace=2.0)))
     watcher.start()
-    os.kill(proc.pid, signal.SIGKILL)  # the API server dies; nothing tells its children
+    time.sleep(0.5)  # supervise has taken stock of the parts
+    # SIGKILL: the API server (nothing tells its children), or its first child (the server lives on).
+    os.kill(json.loads(pids.read_text())[0 if victim == "api server" else 1], signal.SIGKILL)
     watcher.join(60)
     assert not watcher.is_alive() and status["code"] != 0
     assert llm_server.group_members(proc.pid) == []  # the stubborn child too (SIGKILL after the grace)

@@ -40,7 +40,10 @@ def _puzzles(args, parser) -> list[tuple[int | None, str]]:
         lines = read_file(args.file).splitlines()
         # Spaces are open maze cells, so maze lines keep theirs.
         keep = str.strip if args.task == "sudoku" else (lambda line: line)
-        return [(number, keep(line)) for number, line in enumerate(lines, 1) if line.strip()]
+        puzzles = [(number, keep(line)) for number, line in enumerate(lines, 1) if line.strip()]
+        if not puzzles:
+            raise UsageError(f"{args.file} holds no puzzle")
+        return puzzles
     if args.puzzle == "-":
         return [(None, read_stdin(sys.stdin))]
     if args.puzzle:

@@ -176,6 +176,9 @@ def test_cli_bad_options_and_checkpoints_are_errors_not_tracebacks(tiny4, tmp_pa
     assert str(tmp_path / "broken.json") in capsys.readouterr().err
     assert cli_main(["--file", str(tmp_path / "missing.txt")]) == 2
     assert "missing.txt" in capsys.readouterr().err
+    (tmp_path / "blank.txt").write_text("\n  \n")
+    assert cli_main(["--file", str(tmp_path / "blank.txt")]) == 2
+    assert "blank.txt holds no puzzle" in capsys.readouterr().err
 
 
 def test_cli_output_piped_into_a_reader_that_stops_ends_quietly(tiny4, tmp_path):

@@ -24,6 +24,13 @@ from .trace import MESSAGE_PREVIEW_CHARS, TraceRecord, write_trace
 ProgressCallback = Callable[[str, str, "float | None"], None]
 
 
+def clean_text(text: str) -> str:
+    """`text` with lone surrogates (half a UTF-16 pair, or undecodable bytes Python kept as escapes)
+    replaced by U+FFFD, so it can be encoded as UTF-8: stored in the trace, sent to the model,
+    printed. A correct pair becomes its character."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 class Reply(BaseModel):
     """What the orchestrator answers to one message."""
 
@@ -94,11 +101,14 @@ class Orchestrator:
                                          "built-in rule-based language layer: keyword intents and template explanations.)")
         return LanguageLayer(self.llm), None
 
-    def ask(self, message: str, thread_id: str = "default", *, progress: ProgressCallback | None = None) -> Reply:
+    def ask(self, message: str, thread_id: str | None = "default", *, progress: ProgressCallback | None = None) -> Reply:
+        """Any str is answered (TypeError for a message that is not a str); thread_id None is the default thread."""
         if not isinstance(message, str):
             raise TypeError(f"message must be a str, got {type(message).__name__}")
+        if thread_id is not None and not isinstance(thread_id, str):
+            raise TypeError(f"thread_id must be a str (or None for the default thread), got {type(thread_id).__name__}")
         with self._lock:
-            return self._ask(message, thread_id, progress)
+            return self._ask(clean_text(message), clean_text(thread_id or "default"), progress)
 
     def _ask(self, message: str, thread_id: str, progress: ProgressCallback | None) -> Reply:
         request_id = uuid.uuid4().hex[:16]
@@ -171,6 +181,6 @@ def configure(settings: Settings | None = None, **overrides) -> Orchestrator:
         return _default
 
 
-def ask(message: str, thread_id: str = "default", *, progress: ProgressCallback | None = None) -> Reply:
-    """Answer one chat message in a conversation thread; see `Reply`."""
+def ask(message: str, thread_id: str | None = "default", *, progress: ProgressCallback | None = None) -> Reply:
+    """Answer one chat message (any str) in a conversation thread; see `Reply`."""
     return default_orchestrator().ask(message, thread_id, progress=progress)

@@ -36,7 +36,8 @@ Register it in an MCP client as the command `python -m orchestrator mcp`.
 """
 
 EPILOG = f"""\
-one message (prints the reply, exit status 0 if the request was carried out, 1 if not):
+one message (prints the reply, exit status 0 if the request was carried out, 1 if not, 2 if the
+message is not UTF-8 text):
   python -m orchestrator chat "solve this sudoku: 53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
   python -m orchestrator chat "generate a 4x4 sudoku" --thread me
   python -m orchestrator chat - < puzzle.txt             # the message from standard input
@@ -125,9 +126,13 @@ def _print_reply(reply, as_json: bool) -> None:
 
 
 def _repl(orch, args) -> int:
+    from reasoner.textio import UndecodableInputError, argument_text
+
     from .extract import extract_sudoku, is_grid_line
 
     interactive = sys.stdin.isatty()
+    if hasattr(sys.stdin, "reconfigure"):  # undecodable bytes arrive as escapes, reported per message below
+        sys.stdin.reconfigure(errors="surrogateescape")
     if interactive:
         print("HRM chat. Paste a puzzle or ask something; 'quit' leaves.", file=sys.stderr)
     while True:
@@ -148,7 +153,11 @@ def _repl(orch, args) -> int:
             if not more.strip():
                 break
             lines.append(more)
-        message = "\n".join(lines)
+        try:
+            message = argument_text("\n".join(lines), "that message")
+        except UndecodableInputError as err:
+            print(f"error: {err}; type it again", file=sys.stderr)
+            continue
         if not message.strip():
             continue
         reply = orch.ask(message, args.thread, progress=None if args.quiet else _progress)
@@ -176,13 +185,20 @@ def main(argv: list[str] | None = None) -> int:
         from . import server
 
         return server.run(args, settings)
+    from reasoner.textio import UndecodableInputError, argument_text, read_stdin
+
     from .api import Orchestrator  # after parsing, so --help answers without loading torch
 
+    try:
+        message = None if args.message is None else (
+            read_stdin(sys.stdin) if args.message == "-" else argument_text(args.message, "the message argument"))
+    except UndecodableInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     orch = Orchestrator(settings)
     try:
-        if args.message is None:
+        if message is None:
             return _repl(orch, args)
-        message = sys.stdin.read() if args.message == "-" else args.message
         reply = orch.ask(message, args.thread, progress=None if args.quiet else _progress)
         _print_reply(reply, args.json)
         return 0 if reply.ok else 1

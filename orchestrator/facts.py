@@ -3,7 +3,7 @@
 These records are the only thing the language layer may talk about: an explanation (template or
 language model) is written from them, and a model's text that mentions numbers not in them is
 thrown away. Cells are 1-based here (row 1 is the top row), because these records are shown to
-people; the verifiers' own reasons use 0-based `(r,c)` and stay in the trace.
+people; the verifiers' own reasons (also counted from 1) stay in the trace.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ class CheckFacts(BaseModel):
     conflicts: list[tuple[int, int]]  # cells in a row/column/box that holds a digit twice
     wrong: list[tuple[int, int]]  # filled cells that differ from the puzzle's unique solution
     unique_solution_known: bool
-    verifier_reasons: list[str]  # the verifier's own words (0-based cells)
+    verifier_reasons: list[str]  # the verifier's own words
 
 
 def check_answer(puzzle: Grid | None, answer: Grid) -> CheckFacts:

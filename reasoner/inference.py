@@ -36,6 +36,21 @@ from .tasks.sudoku import SEPARATOR_CHARS
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
 SUDOKU_SIZES = {16: "sudoku-4x4", 36: "sudoku-6x6", 81: "sudoku-9x9"}
 REPAIR_CONFIDENCE = 0.9
+# Every segment's probabilities are kept until the answer is read: a bound keeps a typo from
+# exhausting memory.
+MAX_SEGMENTS = 1024
+NON_FINITE_NOTE = "the model's output was not finite (NaN or infinity: damaged weights?), so it gave no answer or guidance"
+
+
+class PuzzleBatchError(PuzzleInputError):
+    """Some puzzles of a batch cannot be used. `errors` maps each one's index (from 0) to its own
+    error (PuzzleInputError, ContradictoryPuzzleError); nothing was solved."""
+
+    def __init__(self, errors: dict[int, PuzzleInputError], total: int, label: str = "puzzle"):
+        self.errors = errors
+        shown = "; ".join(f"{label} {i + 1}: {err}" for i, err in list(errors.items())[:5])
+        more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+        super().__init__(f"{len(errors)} of {total} {label}s cannot be used: {shown}{more}")
 
 
 class SolveResult(BaseModel):
@@ -74,6 +89,7 @@ class MazeSolveResult(BaseModel):
     model_correct: bool  # is the HRM's answer a valid shortest path?
     model_matches_label: bool  # ... and exactly the path the BFS tie-break rule picks (the training label)?
     model_errors: list[str] = []  # why the verifier rejected the HRM's answer
+    notes: list[str] = []  # how the answer came about when the model could not help
     confidence: list[list[float]]  # probability the HRM gave its own answer, per cell
     segments_used: int
     halted_at: int
@@ -107,6 +123,47 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _device(device: Any) -> str:
+    """A usable device name: None -> the default; ValueError for a device this machine lacks."""
+    if device is None:
+        return default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device={device!r} is not a device name; use 'cpu' or 'cuda' (or leave it unset)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: CUDA is not available on this machine; use device='cpu' (or leave it unset)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r}: only 'cpu' and 'cuda' are supported")
+    return str(dev)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repair: Any, batch_size: Any,
+                   batch: Any) -> None:
+    """ValueError with the reason for any unusable option of `solve` (the puzzles are checked later)."""
+    if not isinstance(task, str) or task not in ("sudoku", "maze"):
+        raise ValueError(f"unknown task {task!r}; available: sudoku, maze")
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise ValueError(f"checkpoint must be a path (str or Path), got {type(checkpoint).__name__}")
+    if segments is not None and not (_whole(segments) and 1 <= segments <= MAX_SEGMENTS):
+        raise ValueError(f"segments must be a whole number from 1 to {MAX_SEGMENTS} (or None for the checkpoint's "
+                         f"maximum), got {segments!r}")
+    if not isinstance(halting, str) or halting not in ("act", "fixed"):
+        raise ValueError(f"halting must be 'act' or 'fixed', got {halting!r}")
+    if not isinstance(repair, (bool, np.bool_)):
+        raise ValueError(f"repair must be True or False, got {repair!r}")
+    if not (_whole(batch_size) and batch_size >= 1):
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    if batch is not None and not isinstance(batch, bool):
+        raise ValueError(f"batch must be True, False or None, got {batch!r}")
+
+
 def _text_cells(text: str) -> int:
     return sum(1 for ch in text if not (ch.isspace() or ch in SEPARATOR_CHARS))
 
@@ -135,17 +192,34 @@ def _is_batch(puzzles: Any) -> bool:
             raise PuzzleInputError("no puzzle given")
         first = puzzles[0]
         if isinstance(first, str):
-            # n strings of n cells each (n = 4, 6, 9) are the rows of one grid, not n puzzles.
-            n = len(puzzles)
-            return not (n in (4, 6, 9) and all(isinstance(p, str) and _text_cells(p) == n for p in puzzles))
+            # Strings each too short to be a puzzle (fewer than 16 cells) are the rows of one grid.
+            return not all(isinstance(p, str) and _text_cells(p) < min(SUDOKU_SIZES) for p in puzzles)
         return isinstance(first, (list, tuple, np.ndarray)) and np.ndim(first) == 2
     raise PuzzleInputError(f"cannot read a puzzle from a {type(puzzles).__name__}")
 
 
+def _items(puzzles: Any, batch: bool | None, guess, single, label: str) -> tuple[list, bool]:
+    """The puzzles as a list, and whether they came as a batch (`batch` None: `guess` decides)."""
+    if batch is None:
+        batch = guess(puzzles)
+    elif batch and (isinstance(puzzles, str) or not hasattr(puzzles, "__len__")):
+        raise PuzzleInputError(f"batch=True needs a list of {label}s")
+    if batch and len(puzzles) == 0:
+        raise PuzzleInputError(f"no {label} given")
+    return (list(puzzles), True) if batch else ([single(puzzles)], False)
+
+
 def _as_single(puzzle: Any) -> Any:
-    """Rows given as a list of strings become one text grid."""
+    """Rows given as a list of strings become one text grid; a row of the wrong length is named."""
     if isinstance(puzzle, (list, tuple)) and puzzle and all(isinstance(p, str) for p in puzzle):
-        return "\n".join(puzzle)
+        rows = [row for row in puzzle if _text_cells(row)]  # separator lines ("---+---") hold no cells
+        n = len(rows)
+        if n not in (4, 6, 9):
+            raise PuzzleInputError(f"a sudoku has 4, 6 or 9 rows; {n} rows were given")
+        for i, row in enumerate(rows):
+            if _text_cells(row) != n:
+                raise PuzzleInputError(f"row {i + 1} has {_text_cells(row)} cells; each row of a {n}x{n} sudoku has {n}")
+        return "\n".join(rows)
     return puzzle
 
 
@@ -159,6 +233,7 @@ def solve(
     repair: bool = True,
     device: str | None = None,
     batch_size: int = 256,
+    batch: bool | None = None,
 ) -> SolveResult | list[SolveResult]:
     """Solve one puzzle or many.
 
@@ -174,15 +249,20 @@ def solve(
     `task="maze"`: mazes in the `# SGo` text form (N lines, or one N*N-character line, or a list
     of them), answered by the `maze-NxN` checkpoint; a wrong HRM path is replaced by the exact
     breadth-first search (path "search") unless repair=False. Returns MazeSolveResult(s).
-    Raises PuzzleInputError (or its subclass ContradictoryPuzzleError) for unusable input.
+    `batch`: None guesses whether `puzzles` is one puzzle or several (strings each shorter than a
+    puzzle are the rows of one); True: each element is one puzzle; False: it is one puzzle.
+    Raises PuzzleInputError (or its subclass ContradictoryPuzzleError) for an unusable puzzle; for a
+    batch, PuzzleBatchError naming every unusable one (its `errors`), before anything is solved.
+    Raises ValueError for an unusable option, FileNotFoundError / CheckpointError for a checkpoint
+    that is missing or broken. A model whose output is not finite never raises: the exact search
+    answers, with a note.
     """
+    _check_options(task, checkpoint, segments, halting, repair, batch_size, batch)
+    device = _device(device)
     if task == "maze":
-        return _solve_mazes(puzzles, checkpoint, segments, halting, repair, device or default_device(), batch_size)
-    if task != "sudoku":
-        raise ValueError(f"unknown task {task!r}; available: sudoku, maze")
-    batch = _is_batch(puzzles)
-    items = list(puzzles) if batch else [_as_single(puzzles)]
-    device = device or default_device()
+        return _solve_mazes(puzzles, checkpoint, segments, halting, bool(repair), device, batch_size, batch)
+    items, batch = _items(puzzles, batch, _is_batch, _as_single, "puzzle")
+    repair = bool(repair)
 
     def solve_chunk(model, task_obj, grids, verdicts, path, variant):
         return _solve_sudoku_chunk(model, task_obj, np.stack(grids), list(verdicts), segments, halting, repair, device, path, variant)
@@ -201,29 +281,31 @@ def _prepare_sudoku(task: SudokuTask, item: Any) -> tuple[np.ndarray, sudoku_rul
 def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, solve_chunk, checkpoint, device: str,
                      batch_size: int):
     """Sudoku and maze alike: group the items by variant (one model each), `prepare` every item (parse and
-    check; an error names the item in a batch), solve chunks of `batch_size`; results in input order."""
-
-    def named(err: PuzzleInputError, i: int) -> PuzzleInputError:
-        return type(err)(f"{label} {i}: {err}" if batch else str(err))
-
+    check; in a batch every unusable item is named, counting from 1, before anything is solved), solve
+    chunks of `batch_size`; results in input order."""
+    errors: dict[int, PuzzleInputError] = {}
     groups: dict[str, list[int]] = {}
     for i, item in enumerate(items):
         try:
             groups.setdefault(variant_of(item), []).append(i)
         except PuzzleInputError as err:
-            raise named(err, i) from None
+            errors[i] = err
+    models = {variant: _model_for(variant, checkpoint, device) for variant in groups}
+    prepared: dict[int, Any] = {}
+    for variant, indices in groups.items():
+        for i in indices:
+            try:
+                prepared[i] = prepare(models[variant][2], items[i])
+            except PuzzleInputError as err:
+                errors[i] = err
+    if errors:
+        raise PuzzleBatchError(dict(sorted(errors.items())), len(items), label) if batch else errors[0]
     results: list = [None] * len(items)
     for variant, indices in groups.items():
-        path, model, task_obj = _model_for(variant, checkpoint, device)
+        path, model, task_obj = models[variant]
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
-            prepared = []
-            for i in chunk:
-                try:
-                    prepared.append(prepare(task_obj, items[i]))
-                except PuzzleInputError as err:
-                    raise named(err, i) from None
-            grids, facts = zip(*prepared)
+            grids, facts = zip(*(prepared[i] for i in chunk))
             for i, result in zip(chunk, solve_chunk(model, task_obj, grids, facts, str(path), variant)):
                 results[i] = result
     return results if batch else results[0]
@@ -274,7 +356,9 @@ def _confident_consistent_cells(task: SudokuTask, puzzle: np.ndarray, answer: np
 def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halting, repair, device, ckpt, variant):
     segments = segments or model.cfg.halt_max_steps
     answers, digit_probs, halt_step = _run_model(model, task, grids, segments, halting, device)
-    confidence = digit_probs.max(-1)
+    finite = np.isfinite(digit_probs).all(axis=(1, 2, 3))  # False: no guidance to take from the model
+    best = digit_probs.max(-1)
+    confidence = np.where(np.isfinite(best), best, 0.0)
     final = [None] * len(grids)  # (answer, path, nodes)
     rejected = {}
     for i, (grid, answer) in enumerate(zip(grids, answers)):
@@ -294,7 +378,8 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
                 final[i] = (retry[j], "hrm+repair", 0)
             else:
                 # Exhaustive search, value order from the model's (first-pass) probabilities.
-                found = sudoku_rules.guided_search(grids[i], task.box_rows, task.box_cols, value_scores=digit_probs[i])
+                scores = digit_probs[i] if finite[i] else None
+                found = sudoku_rules.guided_search(grids[i], task.box_rows, task.box_cols, value_scores=scores)
                 if found.solution is not None and task.verify(grids[i], np.asarray(found.solution)).ok:
                     final[i] = (np.asarray(found.solution), "search", found.nodes)
 
@@ -302,7 +387,7 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
     for i, grid in enumerate(grids):
         status_of_puzzle = verdicts[i].status
         answer, path, nodes = final[i] if final[i] is not None else (None, "none", 0)
-        notes = []
+        notes = [] if finite[i] else [NON_FINITE_NOTE]
         if status_of_puzzle is sudoku_rules.PuzzleStatus.NO_SOLUTION:
             status = "no_solution"
             notes.append("the puzzle has no solution")
@@ -344,9 +429,8 @@ def _is_maze_batch(puzzles: Any) -> bool:
     raise PuzzleInputError(f"cannot read a maze from a {type(puzzles).__name__}")
 
 
-def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size) -> MazeSolveResult | list[MazeSolveResult]:
-    batch = _is_maze_batch(puzzles)
-    items = list(puzzles) if batch else [puzzles]
+def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size, batch) -> MazeSolveResult | list[MazeSolveResult]:
+    items, batch = _items(puzzles, batch, _is_maze_batch, lambda maze: maze, "maze")
 
     def solve_chunk(model, task_obj, grids, reachable, path, variant):
         return _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device, path, variant)
@@ -356,6 +440,8 @@ def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_s
 
 def _maze_variant(maze: Any) -> str:
     side = maze_side(maze)
+    if side < 3:  # S, G and a way between them need at least 3x3 cells
+        raise PuzzleInputError(f"a maze has at least 3x3 cells; this one is {side}x{side}")
     return f"maze-{side}x{side}"
 
 
@@ -372,7 +458,9 @@ def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting
     segments = segments or model.cfg.halt_max_steps
     probs, halt_step = _answer_probs(model, task, grids, segments, halting, device)
     tokens = probs.argmax(-1).cpu().numpy()
+    finite = torch.isfinite(probs).flatten(1).all(1).cpu().numpy()
     confidence = probs.max(-1).values.cpu().numpy().reshape(len(grids), task.size, task.size)
+    confidence = np.where(np.isfinite(confidence), confidence, 0.0)
     results = []
     for i, grid in enumerate(grids):
         rows = ["".join(r) for r in grid.tolist()]
@@ -396,7 +484,8 @@ def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting
         results.append(MazeSolveResult(
             task=variant, puzzle=rows, status=status, answer=answer, verified=answer is not None, path=path,
             path_length=length, model_answer=model_rows, model_correct=path == "hrm", model_matches_label=matches,
-            model_errors=errors, confidence=confidence[i].round(4).tolist(),
+            model_errors=errors, notes=[] if finite[i] else [NON_FINITE_NOTE],
+            confidence=confidence[i].round(4).tolist(),
             segments_used=int(halt_step[i]) if halting == "act" else segments, halted_at=int(halt_step[i]),
             checkpoint=ckpt,
         ))

@@ -26,7 +26,8 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from .act import ACTState, Batch, act_train_segment
-from .checkpoint import CheckpointCard, load_checkpoint, load_train_state, save_checkpoint, save_train_state
+from .checkpoint import (CheckpointCard, CheckpointError, load_checkpoint, load_train_state, save_checkpoint,
+                         save_train_state, trim_log)
 from .config import CPU_PRESETS, PRESETS, ModelConfig, TrainConfig, preset_config
 from .evaluate import autocast, evaluate
 from .losses import act_loss
@@ -253,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         if not state_path.is_file():
             raise SystemExit(f"error: --resume given but {state_path} does not exist")
-        saved = load_train_state(state_path)
+        try:
+            saved = load_train_state(state_path)
+        except CheckpointError as err:
+            raise SystemExit(f"error: {err}")
         meta = json.loads(saved["meta"])
         task = make_task(**meta["task"])
         model_cfg = ModelConfig.model_validate(meta["model"])
@@ -355,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"task": task.spec(), "model": model_cfg.model_dump(), "train": train_cfg.model_dump(), "data": data_meta,
             "commands": commands}
     amp_dtype = torch.bfloat16 if train_cfg.precision == "bf16" else None
+    if saved is not None:  # the steps after the saved state are run, and logged, again
+        trim_log(out / "log.jsonl", step)
     log_file = (out / "log.jsonl").open("a")
 
     def log(record: dict) -> None:

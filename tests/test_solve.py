@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from reasoner import ContradictoryPuzzleError, PuzzleInputError, SolveResult, solve
+from reasoner import ContradictoryPuzzleError, PuzzleBatchError, PuzzleInputError, SolveResult, solve
 from reasoner.checkpoint import CheckpointCard, save_checkpoint
 from reasoner.cli import main as cli_main
 from reasoner.config import cpu_tiny
@@ -120,9 +120,10 @@ def test_bad_input_raises_clear_typed_errors(untrained_checkpoint, bad, error, m
         solve(bad, checkpoint=untrained_checkpoint)
 
 
-def test_batch_errors_name_the_puzzle(untrained_checkpoint):
-    with pytest.raises(ContradictoryPuzzleError, match="puzzle 1"):
-        solve([PUZZLE4, "11.............."], checkpoint=untrained_checkpoint)
+def test_batch_errors_name_every_bad_puzzle_counting_from_1(untrained_checkpoint):
+    with pytest.raises(PuzzleBatchError, match=r"2 of 3 puzzles cannot be used: puzzle 2: row 1 has 1 twice.*puzzle 3: ") as err:
+        solve([PUZZLE4, "11..............", "1..4"], checkpoint=untrained_checkpoint)
+    assert sorted(err.value.errors) == [1, 2] and isinstance(err.value.errors[1], ContradictoryPuzzleError)
 
 
 def test_missing_checkpoint_is_explained(tmp_path):

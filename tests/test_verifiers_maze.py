@@ -91,7 +91,7 @@ def test_real_maze_mutations_are_rejected(maze_set):
     wall = next((r, c) for r in range(side) for c in range(side) if q[r * side + c] == "#")
     verdict = check_maze_answer(q, edit(a, side, wall, " "))
     assert not verdict.ok and wall in verdict.bad_cells
-    assert f"wall was changed to open cell at ({wall[0]},{wall[1]})" in verdict.reasons
+    assert f"wall was changed to open cell at ({wall[0] + 1},{wall[1] + 1})" in verdict.reasons
 
     # An extra 'o' on an open cell away from the path.
     on_path = set(path)
@@ -126,7 +126,7 @@ def test_path_through_wall_is_rejected():
     # Straight through the wall: a well-formed 3-cell path, but illegal.
     verdict = check_maze_answer(question, grid("SoG| # |   "))
     assert not verdict.ok and not verdict.valid_path
-    assert verdict.reasons[0] == "path goes through the wall at (0,1)"
+    assert verdict.reasons[0] == "path goes through the wall at (1,2)"
     assert verdict.bad_cells == [(0, 1)]
     # The legal way round.
     assert label_maze(question) == grid("S#G|o#o|ooo")

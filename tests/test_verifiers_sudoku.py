@@ -137,7 +137,7 @@ def test_check_solution_respects_box_shape():
 
 def test_check_solution_catches_swapped_pair():
     answer = [row[:] for row in SOLVED_9]
-    # (0,0) and (0,3) are blanks in PUZZLE_9; swapping them keeps the row valid but
+    # Cells (0,0) and (0,3) (0-based) are blanks in PUZZLE_9; swapping them keeps the row valid but
     # breaks two columns and two boxes.
     assert PUZZLE_9[0][0] == 0 and PUZZLE_9[0][3] == 0
     answer[0][0], answer[0][3] = answer[0][3], answer[0][0]
@@ -145,8 +145,8 @@ def test_check_solution_catches_swapped_pair():
     assert not verdict.ok
     assert (0, 0) in verdict.bad_cells and (0, 3) in verdict.bad_cells
     text = " | ".join(verdict.reasons)
-    assert "column 0 has" in text and "column 3 has" in text
-    assert not any(reason.startswith("row 0") for reason in verdict.reasons)
+    assert "column 1 has" in text and "column 4 has" in text  # counted from 1
+    assert not any(reason.startswith("row 1 ") for reason in verdict.reasons)
 
 
 def test_check_solution_catches_changed_given():
@@ -155,13 +155,13 @@ def test_check_solution_catches_changed_given():
     answer[0][1] = 9
     verdict = check_solution(PUZZLE_9, answer, 3, 3)
     assert not verdict.ok
-    assert "given 5 at (0,1) was changed to 9" in verdict.reasons
+    assert "given 5 at (1,2) was changed to 9" in verdict.reasons
     # Sneaky case: a perfectly valid grid that simply ignores one given.
     puzzle = [row[:] for row in PUZZLE_9]
     puzzle[0][1] = 6  # the real solution has 5 here; a "given" the answer does not keep
     verdict = check_solution(puzzle, SOLVED_9, 3, 3)
     assert not verdict.ok
-    assert verdict.reasons == ["given 6 at (0,1) was changed to 5"]
+    assert verdict.reasons == ["given 6 at (1,2) was changed to 5"]
     assert verdict.bad_cells == [(0, 1)]
 
 
@@ -170,12 +170,12 @@ def test_check_solution_catches_incomplete_grid():
     answer[4][4] = 0
     verdict = check_solution(np.zeros((9, 9), int), answer, 3, 3)
     assert not verdict.ok
-    assert verdict.reasons == ["cell (4,4) is empty"]
+    assert verdict.reasons == ["cell (5,5) is empty"]
     assert verdict.bad_cells == [(4, 4)]
     # (4,0) is a blank of PUZZLE_9, (4,4) a given: the given is reported as erased.
     answer[4][0] = 0
     verdict = check_solution(PUZZLE_9, answer, 3, 3)
-    assert verdict.reasons == ["given 2 at (4,4) was erased", "cell (4,0) is empty"]
+    assert verdict.reasons == ["given 2 at (5,5) was erased", "cell (5,1) is empty"]
     # A fully blank answer is summarised rather than listing 81 reasons.
     verdict = check_solution(np.zeros((9, 9), int), np.zeros((9, 9), int), 3, 3)
     assert not verdict.ok and len(verdict.bad_cells) == 81 and len(verdict.reasons) <= 12
@@ -186,7 +186,7 @@ def test_check_solution_names_duplicate_cells():
     answer[3][7] = answer[3][1]  # 2 appears twice in row 3
     verdict = check_solution(np.zeros((9, 9), int), answer, 3, 3)
     assert not verdict.ok
-    assert f"row 3 has {answer[3][1]} twice at (3,1),(3,7)" in verdict.reasons
+    assert f"row 4 has {answer[3][1]} twice at (4,2),(4,8)" in verdict.reasons
 
 
 @pytest.mark.parametrize(
@@ -194,8 +194,8 @@ def test_check_solution_names_duplicate_cells():
     [
         (np.zeros((8, 9), int), "shape 8x9"),
         ([[1] * 9] * 8, "8 rows"),
-        ([[1] * 9] * 8 + [[1] * 8], "row 8 has 8 cells"),
-        ([[1] * 9] * 8 + [[1] * 10], "row 8 has 10 cells"),
+        ([[1] * 9] * 8 + [[1] * 8], "row 9 has 8 cells"),
+        ([[1] * 9] * 8 + [[1] * 10], "row 9 has 10 cells"),
         ([], "empty"),
         (np.zeros((9, 9), float), "integers"),
         ([[1.5] * 9] * 9, "not an integer"),
@@ -250,13 +250,13 @@ def test_analyse_contradictory_names_cells():
     verdict = analyse_puzzle(puzzle, 3, 3)
     assert verdict.status is PuzzleStatus.CONTRADICTORY and verdict.label == "none"
     assert verdict.conflict_cells == [(2, 0), (2, 5)]
-    assert "row 2 has 7 twice at (2,0),(2,5)" in verdict.reasons
+    assert "row 3 has 7 twice at (3,1),(3,6)" in verdict.reasons
     # Box clash on a 6x6 board with 2x3 boxes: (0,0) and (1,2) share box 0 only.
     puzzle = np.zeros((6, 6), int)
     puzzle[0, 0] = puzzle[1, 2] = 4
     verdict = analyse_puzzle(puzzle, 2, 3)
     assert verdict.status is PuzzleStatus.CONTRADICTORY
-    assert verdict.reasons == ["box 0 (rows 0-1, columns 0-2) has 4 twice at (0,0),(1,2)"]
+    assert verdict.reasons == ["box 1 (rows 1-2, columns 1-3) has 4 twice at (1,1),(2,3)"]
 
 
 def test_analyse_no_solution_without_clashing_givens():
@@ -293,7 +293,7 @@ def test_analyse_bad_input_raises_clear_error(puzzle, box):
 def test_stray_value_error_names_cell():
     puzzle = [[0] * 4 for _ in range(4)]
     puzzle[3][2] = 7
-    with pytest.raises(VerifierInputError, match=r"7 at \(3,2\)") as info:
+    with pytest.raises(VerifierInputError, match=r"7 at \(4,3\)") as info:
         analyse_puzzle(puzzle, 2, 2)
     assert info.value.cells == [(3, 2)]
 

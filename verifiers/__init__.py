@@ -2,7 +2,8 @@
 
 Every checker is a pure function (numpy and the standard library only, no torch) that
 returns a typed verdict with human-readable reasons naming the offending cells as
-``(row,col)``, 0-based. Malformed input yields either a verdict with ok=False or a
+``(row,col)`` and rows, columns and boxes counted from 1 (the verdicts' cell lists, for code,
+are 0-based indices). Malformed input yields either a verdict with ok=False or a
 :class:`VerifierInputError` (a ValueError), never a stray IndexError.
 """
 

@@ -77,10 +77,10 @@ def check_arc_grid(grid: Any) -> ArcVerdict:
         if isinstance(row, np.ndarray):
             row = rows[r] = row.tolist()
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-            return ArcVerdict(ok=False, reasons=[f"row {r} is not a list of colours"])
+            return ArcVerdict(ok=False, reasons=[f"row {r + 1} is not a list of colours"])
     widths = [len(row) for row in rows]
     if min(widths) == 0:
-        reasons.append(f"row {widths.index(0)} is empty")
+        reasons.append(f"row {widths.index(0) + 1} is empty")
     if len(set(widths)) > 1:
         reasons.append(f"rows have different lengths (ragged): {sorted(set(widths))}")
     height, width = len(rows), max(widths)

@@ -1,7 +1,8 @@
 """Small pieces shared by all verifiers: the input-error type and cell formatting.
 
 Every verifier reports problems as human-readable reasons that name grid cells as
-``(row,col)`` with 0-based indices, so a person (or a log) can find the exact spot.
+``(row,col)`` counted from 1 (row 1 is the top row), so a person can find the exact spot;
+the cell lists a verdict carries for code are 0-based indices.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ class VerifierInputError(ValueError):
 
 
 def format_cell(cell: Cell) -> str:
-    """Render one cell as ``(r,c)``."""
-    return f"({cell[0]},{cell[1]})"
+    """Render one 0-based cell as ``(row,column)`` counted from 1, as people count them."""
+    return f"({cell[0] + 1},{cell[1] + 1})"
 
 
 def format_cells(cells: Sequence[Cell], limit: int = 12) -> str:

@@ -159,7 +159,7 @@ def _to_rows(maze: Any, side: Optional[int], what: str) -> list[str]:
             elif isinstance(row, Sequence) and all(isinstance(ch, str) and len(ch) == 1 for ch in row):
                 rows.append("".join(row))
             else:
-                raise MazeInputError(f"{what} row {r} is not a string of characters")
+                raise MazeInputError(f"{what} row {r + 1} is not a string of characters")
     else:
         raise MazeInputError(f"{what} must be a string, list of rows or character array, got {type(maze).__name__}")
 
@@ -168,7 +168,7 @@ def _to_rows(maze: Any, side: Optional[int], what: str) -> list[str]:
     n = len(rows)
     for r, row in enumerate(rows):
         if len(row) != n:
-            raise MazeInputError(f"{what} is not square: row {r} has {len(row)} cells but there are {n} rows")
+            raise MazeInputError(f"{what} is not square: row {r + 1} has {len(row)} cells but there are {n} rows")
     if side is not None and n != side:
         raise MazeInputError(f"{what} is {n}x{n}, expected {side}x{side}")
     return rows

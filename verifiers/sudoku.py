@@ -179,16 +179,16 @@ class _Layout:
     def unit_name(self, u: int) -> str:
         n = self.n
         if u < n:
-            return f"row {u}"
+            return f"row {u + 1}"
         if u < 2 * n:
-            return f"column {u - n}"
+            return f"column {u - n + 1}"
         b = u - 2 * n
         boxes_per_band = n // self.box_cols
         r0 = (b // boxes_per_band) * self.box_rows
         c0 = (b % boxes_per_band) * self.box_cols
         return (
-            f"box {b} (rows {r0}-{r0 + self.box_rows - 1}, "
-            f"columns {c0}-{c0 + self.box_cols - 1})"
+            f"box {b + 1} (rows {r0 + 1}-{r0 + self.box_rows}, "
+            f"columns {c0 + 1}-{c0 + self.box_cols})"
         )
 
 
@@ -243,9 +243,9 @@ def _to_grid(grid: Any, n: int, what: str) -> Grid:
             if isinstance(row, np.ndarray):
                 row = row.tolist()
             if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-                raise VerifierInputError(f"{what} row {r} is not a list of integers")
+                raise VerifierInputError(f"{what} row {r + 1} is not a list of integers")
             if len(row) != n:
-                raise VerifierInputError(f"{what} row {r} has {len(row)} cells, expected {n}")
+                raise VerifierInputError(f"{what} row {r + 1} has {len(row)} cells, expected {n}")
             out_row = []
             for c, value in enumerate(row):
                 if not is_int_value(value):

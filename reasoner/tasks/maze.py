@@ -150,7 +150,7 @@ class MazeTask(Task):
         bad = np.flatnonzero(ids < 0)
         if len(bad):
             r, c = divmod(int(bad[0]), self.size)
-            raise PuzzleInputError(f"cell ({r},{c}) holds {arr[bad[0]]!r}; maze cells are '#', ' ', 'S', 'G' or 'o'")
+            raise PuzzleInputError(f"cell ({r + 1},{c + 1}) holds {arr[bad[0]]!r}; maze cells are '#', ' ', 'S', 'G' or 'o'")
         return ids
 
     def decode(self, tokens: np.ndarray) -> np.ndarray:

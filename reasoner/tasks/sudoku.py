@@ -6,6 +6,7 @@ Every cell is supervised with the solution digit.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,15 @@ class SudokuTask(Task):
             for pos, ch in enumerate(puzzle):
                 if ch.isspace() or ch in SEPARATOR_CHARS:
                     continue
-                if ch in BLANK_CHARS:
-                    cells.append(0)
-                elif ch.isdigit() and 1 <= int(ch) <= n:
-                    cells.append(int(ch))
+                # Decimal digits of any script ('３', '٣') count as their value, 0 as a blank; other
+                # numeric signs ('²', '①') are not digits.
+                value = 0 if ch in BLANK_CHARS else unicodedata.decimal(ch, None)
+                if value is not None and 0 <= value <= n:
+                    cells.append(value)
                 else:
+                    kind = "a numeric sign, not a decimal digit; use" if ch.isnumeric() and value is None else "not"
                     raise PuzzleInputError(
-                        f"character {ch!r} at position {pos} is not a digit 1..{n} or a blank ({BLANK_CHARS})"
+                        f"character {ch!r} at position {pos + 1} is {kind} a digit 1..{n} or a blank ({BLANK_CHARS})"
                     )
             if len(cells) != n * n:
                 raise PuzzleInputError(f"a {n}x{n} sudoku has {n * n} cells; the text has {len(cells)}")
@@ -88,7 +91,7 @@ class SudokuTask(Task):
             bad = np.argwhere((grid < 0) | (grid > n))
             if len(bad):
                 r, c = bad[0]
-                raise PuzzleInputError(f"cell ({r},{c}) holds {grid[r, c]}; use 1..{n} for digits and 0 for blanks")
+                raise PuzzleInputError(f"cell ({r + 1},{c + 1}) holds {grid[r, c]}; use 1..{n} for digits and 0 for blanks")
         return grid
 
     def encode(self, grid: np.ndarray) -> np.ndarray:

@@ -32,6 +32,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Processes:
+    """This process's place among the processes of a run (rank 0 is the main process)."""
+
     rank: int = 0
     count: int = 1
 

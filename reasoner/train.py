@@ -94,7 +94,8 @@ def flag(field: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m reasoner.train",
-        description="Train a Hierarchical Reasoning Model (runs on CPU, one GPU, or several through accelerate).",
+        description="Train a Hierarchical Reasoning Model (runs on CPU, one GPU, or several processes under torchrun; "
+                    "--batch-size is then the global batch).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

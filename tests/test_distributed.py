@@ -7,6 +7,7 @@ update combined across processes, the loss normalised by the global batch, valid
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -93,10 +94,18 @@ def test_two_processes_train_what_one_process_with_their_whole_batch_trains(two_
     assert card["metrics"]["validation"]["puzzles"] == 20 and card["steps"] == 12
 
 
-def test_two_process_run_resumes_exactly(two_process_run, tmp_path):
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory) -> Path:
+    """The two-process run stopped at step 6, with puzzles half-way through their segments."""
+    out = tmp_path_factory.mktemp("dist") / "stopped"
+    train(2, *RUN, "--steps", "6", "--out", str(out))
+    assert state(out)["act"]["steps"].min() > 0
+    return out
+
+
+def test_two_process_run_resumes_exactly(two_process_run, stopped_run, tmp_path):
     resumed = tmp_path / "resumed"
-    train(2, *RUN, "--steps", "6", "--out", str(resumed))
-    assert state(resumed)["act"]["steps"].min() > 0  # stopped with puzzles half-way through their segments
+    shutil.copytree(stopped_run, resumed)
     train(2, "--out", str(resumed), "--resume", "--steps", "12", "--no-progress")
     a, b = state(two_process_run), state(resumed)
     for part in ("model", "main_opt", "act"):
@@ -105,6 +114,15 @@ def test_two_process_run_resumes_exactly(two_process_run, tmp_path):
         for key in flat_a:
             assert torch.equal(flat_a[key], flat_b[key]), (part, key)
     assert a["sample_rng"] == b["sample_rng"] and torch.equal(a["act_gen"], b["act_gen"])
+
+
+def test_one_process_continues_a_two_process_run(two_process_run, stopped_run, tmp_path):
+    # The saved state is the global batch's, so one process can continue it (up to float sums).
+    resumed = tmp_path / "resumed"
+    shutil.copytree(stopped_run, resumed)
+    train(1, "--out", str(resumed), "--resume", "--steps", "12", "--no-progress")
+    for key, value in state(two_process_run)["model"].items():
+        torch.testing.assert_close(state(resumed)["model"][key], value, rtol=0, atol=WEIGHT_TOLERANCE, msg=key)
 
 
 def flatten(tree, prefix: str = "") -> dict[str, torch.Tensor]:

@@ -64,6 +64,14 @@ class Processes:
 
     # -- collectives (every process must call them, in the same order) --------------------------
 
+    def finish(self) -> None:
+        """Leave the process group once every process is done with it: without the barrier a
+        process could tear down its connections while another still completes the last collective."""
+        if self.count == 1:
+            return
+        dist.barrier()
+        dist.destroy_process_group()
+
     def gather_ints(self, value: int) -> list[int]:
         """One integer from each process, in rank order."""
         if self.count == 1:

@@ -517,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     run_cpu_seconds = procs.sum([cpu_seconds])[0]
     save_state()
-    accelerator.end_training()
+    procs.finish()
     if not procs.is_main:
         return 0
     log_file.close()

@@ -13,7 +13,7 @@ gradient of the puzzle-embedding table, which only the gloo backend supports (NC
 all-reduce). As the reference does, the touched rows and their gradients are all-gathered as dense
 tensors and summed per row, which works on every backend.
 
-With one process (no process group) every function here returns its input.
+With one process (no process group) every function here returns its input or does nothing.
 """
 
 from __future__ import annotations

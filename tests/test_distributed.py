@@ -71,6 +71,7 @@ def test_two_processes_train_what_one_process_with_their_whole_batch_trains(two_
     # own half of them, drawn from one stream, and every halting and exploration decision agreed.
     for key in ("inputs", "labels", "puzzle_ids", "steps", "halted"):
         assert torch.equal(a["act"][key], b["act"][key]), key
+    assert not torch.equal(b["act"]["inputs"][:8], b["act"]["inputs"][8:])  # the processes' halves differ
     assert a["sample_rng"] == b["sample_rng"] and torch.equal(a["act_gen"], b["act_gen"])
     # The weights: gradients summed over both processes, normalised by the global batch of 16.
     assert a["model"].keys() == b["model"].keys()

@@ -79,12 +79,15 @@ def act_train_segment(
     generator: torch.Generator | None = None,
     forward: torch.nn.Module | None = None,
     max_steps: int | None = None,
+    global_rows: tuple[slice, int] | None = None,
 ) -> TrainSegment:
     """One training segment with halting decisions and the Q-learning target.
 
     `state` must have no halted rows (call `refill` first). `forward` is the module to call when
-    it differs from `model` (a compiled or distributed wrapper of it). `max_steps` lowers the
-    segment limit below the config's M_max (a training ramp).
+    it differs from `model` (a compiled wrapper of it). `max_steps` lowers the segment limit below
+    the config's M_max (a training ramp). `global_rows` (rows, global batch size): `state` holds
+    these rows of a batch split over processes; exploration is drawn for the whole batch and these
+    rows kept, so the split does not change which rows explore.
     """
     cfg = model.cfg
     forward = model if forward is None else forward
@@ -101,8 +104,9 @@ def act_train_segment(
             # Exploration: some rows must run a random minimum number of segments first, so the
             # Q-head also sees what happens after segments it would have halted at.
             device = steps.device
-            explore = torch.rand(steps.shape, generator=generator, device=device) < cfg.halt_exploration_prob
-            min_steps = torch.randint(2, max_steps + 1, steps.shape, generator=generator, device=device)
+            rows, total = global_rows or (slice(None), steps.shape[0])
+            explore = (torch.rand(total, generator=generator, device=device) < cfg.halt_exploration_prob)[rows]
+            min_steps = torch.randint(2, max_steps + 1, (total,), generator=generator, device=device)[rows]
             halted &= steps >= torch.where(explore, min_steps, 0)
 
             if cfg.act_continue_loss:

@@ -149,7 +149,7 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seed: int = 0
-    batch_size: int = Field(default=64, gt=0)
+    batch_size: int = Field(default=64, gt=0)  # the global batch: split over the processes of a multi-process run
     steps: int = Field(default=2000, gt=0)
 
     optimizer: Literal["adam_atan2", "adamw"] = "adam_atan2"

@@ -7,6 +7,7 @@ and additionally reports where the Q-head would have halted and how accurate tha
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -23,7 +24,49 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
 
-@torch.no_grad()
+@dataclass
+class Tally:
+    """The counts behind the evaluation metrics. Tallies of disjoint sets of puzzles add up, so
+    several processes can each evaluate a share of the puzzles and combine the counts."""
+
+    segments: int
+    puzzles: int
+    exact_by_segment: np.ndarray  # [segments] puzzles exactly right after k+1 segments
+    token_correct: int
+    token_total: int
+    act_correct: int  # puzzles exactly right where the Q-head would halt
+    halt_hist: np.ndarray  # [segments] puzzles the Q-head would stop after k+1 segments
+
+    @classmethod
+    def empty(cls, segments: int) -> "Tally":
+        return cls(segments, 0, np.zeros(segments), 0, 0, 0, np.zeros(segments, dtype=np.int64))
+
+    def __add__(self, other: "Tally") -> "Tally":
+        if other.segments != self.segments:
+            raise ValueError(f"cannot add tallies over {self.segments} and {other.segments} segments")
+        return Tally(self.segments, self.puzzles + other.puzzles, self.exact_by_segment + other.exact_by_segment,
+                     self.token_correct + other.token_correct, self.token_total + other.token_total,
+                     self.act_correct + other.act_correct, self.halt_hist + other.halt_hist)
+
+    def metrics(self) -> dict:
+        """JSON-able metrics:
+        exact_accuracy / token_accuracy after the last segment, exact_accuracy_by_segment (index k is
+        after k+1 segments), halt_histogram (count of puzzles the Q-head would stop after k+1
+        segments), act_exact_accuracy (answer taken where the Q-head halts) and mean_halt_step.
+        """
+        n = self.puzzles
+        return {
+            "puzzles": n,
+            "segments": self.segments,
+            "exact_accuracy": self.exact_by_segment[-1] / n,
+            "token_accuracy": self.token_correct / max(1, self.token_total),
+            "exact_accuracy_by_segment": (self.exact_by_segment / n).round(4).tolist(),
+            "act_exact_accuracy": self.act_correct / n,
+            "mean_halt_step": float((self.halt_hist * np.arange(1, self.segments + 1)).sum() / n),
+            "halt_histogram": self.halt_hist.tolist(),
+        }
+
+
 def evaluate(
     model: HRM,
     examples: Examples,
@@ -33,20 +76,27 @@ def evaluate(
     autocast_dtype: torch.dtype | None = None,
     progress: bool = False,
 ) -> dict:
-    """Returns JSON-able metrics:
-    exact_accuracy / token_accuracy after the last segment, exact_accuracy_by_segment (index k is
-    after k+1 segments), halt_histogram (count of puzzles the Q-head would stop after k+1
-    segments), act_exact_accuracy (answer taken where the Q-head halts) and mean_halt_step.
-    """
+    """Metrics over `examples` after `segments` segments (default M_max); see `Tally.metrics`."""
+    return tally(model, examples, segments, batch_size, device, autocast_dtype, progress).metrics()
+
+
+@torch.no_grad()
+def tally(
+    model: HRM,
+    examples: Examples,
+    segments: int | None = None,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    autocast_dtype: torch.dtype | None = None,
+    progress: bool = False,
+) -> Tally:
+    """The counts of `evaluate` (which puzzles are right after each segment, where ACT would halt)."""
     model.eval()
     segments = segments or model.cfg.halt_max_steps
     device = torch.device(device)
-    n = len(examples)
-    exact_by_segment = np.zeros(segments)
-    token_correct = token_total = 0
-    act_correct = 0
-    halt_hist = np.zeros(segments, dtype=np.int64)
-    for start in tqdm(range(0, n, batch_size), desc="evaluating", disable=not progress, leave=False):
+    counts = Tally.empty(segments)
+    counts.puzzles = len(examples)
+    for start in tqdm(range(0, len(examples), batch_size), desc="evaluating", disable=not progress, leave=False):
         part = examples.take(slice(start, start + batch_size))
         inputs = torch.from_numpy(part.inputs).to(device)
         labels = torch.from_numpy(part.labels).to(device)
@@ -58,24 +108,15 @@ def evaluate(
         for k, probs in enumerate(trace.probs):
             correct = (probs.argmax(-1) == labels) | ~valid
             exact = correct.all(-1)
-            exact_by_segment[k] += exact.sum().item()
+            counts.exact_by_segment[k] += exact.sum().item()
             exact_each.append(exact)
-        token_correct += ((trace.probs[-1].argmax(-1) == labels) & valid).sum().item()
-        token_total += valid.sum().item()
+        counts.token_correct += ((trace.probs[-1].argmax(-1) == labels) & valid).sum().item()
+        counts.token_total += valid.sum().item()
         halt_step = trace.halt_step  # 1-based
-        halt_hist += np.bincount(halt_step.cpu().numpy() - 1, minlength=segments)
+        counts.halt_hist += np.bincount(halt_step.cpu().numpy() - 1, minlength=segments)
         exact_each = torch.stack(exact_each)  # [segments, batch]
-        act_correct += exact_each.gather(0, (halt_step - 1).unsqueeze(0)).sum().item()
-    return {
-        "puzzles": n,
-        "segments": segments,
-        "exact_accuracy": exact_by_segment[-1] / n,
-        "token_accuracy": token_correct / max(1, token_total),
-        "exact_accuracy_by_segment": (exact_by_segment / n).round(4).tolist(),
-        "act_exact_accuracy": act_correct / n,
-        "mean_halt_step": float((halt_hist * np.arange(1, segments + 1)).sum() / n),
-        "halt_histogram": halt_hist.tolist(),
-    }
+        counts.act_correct += exact_each.gather(0, (halt_step - 1).unsqueeze(0)).sum().item()
+    return counts
 
 
 @torch.no_grad()

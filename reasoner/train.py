@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import os
 import re
 import shlex
 import sys
@@ -29,7 +30,8 @@ from .act import ACTState, Batch, act_train_segment
 from .checkpoint import (CheckpointCard, CheckpointError, load_checkpoint, load_train_state, save_checkpoint,
                          save_train_state, trim_log)
 from .config import CPU_PRESETS, PRESETS, ModelConfig, TrainConfig, preset_config
-from .evaluate import autocast, evaluate
+from .distributed import Processes
+from .evaluate import autocast, tally
 from .losses import act_loss
 from .model import HRM, count_parameters
 from .optim import EMA, AdamATan2, SignSGD, lr_factor
@@ -94,7 +96,8 @@ def flag(field: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m reasoner.train",
-        description="Train a Hierarchical Reasoning Model (runs on CPU, one GPU, or several through accelerate).",
+        description="Train a Hierarchical Reasoning Model (runs on CPU, one GPU, or several processes under torchrun; "
+                    "--batch-size is then the global batch).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -208,10 +211,14 @@ class Sampler:
     def __init__(self, task: Task, pool: Examples, rng: np.random.Generator, augment: bool):
         self.task, self.pool, self.rng, self.augment = task, pool, rng, augment
 
-    def draw(self, count: int) -> Batch:
+    def draw(self, count: int, keep: slice = slice(None)) -> Batch:
+        """`count` fresh puzzles, of which the rows `keep` are returned. Processes that share the
+        random state draw for all of them alike and each keeps its own rows: the stream of puzzles
+        is the same for any number of processes."""
         part = self.pool.take(self.rng.integers(0, len(self.pool), count))
         if self.augment:
             part = self.task.augment(part, self.rng)
+        part = part.take(keep)
         return Batch(torch.from_numpy(part.inputs), torch.from_numpy(part.labels), torch.from_numpy(part.puzzle_ids))
 
 
@@ -241,11 +248,26 @@ def rng_state(rng: np.random.Generator) -> str:
     return json.dumps(rng.bit_generator.state)
 
 
+def make_accelerator() -> tuple[Accelerator, Processes]:
+    """This process's accelerator and its place among the processes. Launched as several processes
+    on a machine without CUDA, accelerate has to be told to use the CPU (the gloo backend); else
+    each process would train on its own, all writing the same run directory."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    # Mixed precision is our own autocast rather than accelerate's: accelerate fixes it once per
+    # process, and a process (a notebook, the tests) may train several models.
+    accelerator = Accelerator(cpu=launched > 1 and not torch.cuda.is_available())
+    procs = Processes.current()
+    if procs.count != launched:
+        raise SystemExit(f"error: launched as {launched} processes, but accelerate set up {procs.count}")
+    return accelerator, procs
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out: Path = args.out
     state_path = out / STATE_FILE
-    progress = not args.no_progress and sys.stderr.isatty()
+    accelerator, procs = make_accelerator()
+    progress = not args.no_progress and sys.stderr.isatty() and procs.is_main
 
     # ---------------------------------------------------------------- configuration and data
     saved = None
@@ -301,15 +323,17 @@ def main(argv: list[str] | None = None) -> int:
                      "val_puzzles": len(val), "val_dropped_as_overlap": dropped, "augment": not args.no_augment}
         if parent is not None:
             data_meta["init_from"] = parent.lineage
+    try:
+        local_batch = procs.local_batch(train_cfg.batch_size)
+    except ValueError as err:
+        raise SystemExit(f"error: --batch-size: {err}")
+    if saved is None and procs.is_main:  # every process built the same (seeded) data; one writes it
         out.mkdir(parents=True, exist_ok=True)
         np.savez(out / DATA_FILE, train_inputs=train_pool.inputs, train_labels=train_pool.labels,
                  train_puzzle_ids=train_pool.puzzle_ids, val_inputs=val.inputs, val_labels=val.labels,
                  val_puzzle_ids=val.puzzle_ids)
 
     # ---------------------------------------------------------------- model and optimisers
-    # Mixed precision is our own autocast rather than accelerate's: accelerate fixes it once per
-    # process, and a process (a notebook, the tests) may train several models.
-    accelerator = Accelerator()
     device = accelerator.device
     torch.manual_seed(train_cfg.seed)
     model = HRM(model_cfg).to(device)
@@ -319,10 +343,13 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as err:  # a --model override changed a shape
             raise SystemExit(f"error: --init-from {args.init_from}: its weights do not fit the configured model "
                              f"(change only fields that keep the shapes, e.g. halt_max_steps):\n{err}")
+    procs.broadcast_weights(model)
     main_opt, sparse_opt = make_optimizers(model, train_cfg)
     ema = EMA(model, train_cfg.ema_decay) if train_cfg.ema_decay else None
-    sample_rng = np.random.default_rng(train_cfg.seed + accelerator.process_index + 17)
-    act_gen = torch.Generator(device=device).manual_seed(train_cfg.seed + accelerator.process_index)
+    # The same random streams in every process: each draws for the global batch and keeps its rows.
+    sample_rng = np.random.default_rng(train_cfg.seed + 17)
+    act_gen = torch.Generator(device=device).manual_seed(train_cfg.seed)
+    my_rows = procs.share(train_cfg.batch_size)
 
     step, cpu_seconds, wall_seconds, best = 0, 0.0, 0.0, None
     act_state = None
@@ -332,13 +359,15 @@ def main(argv: list[str] | None = None) -> int:
         sparse_opt.load_state_dict(saved["sparse_opt"])
         if ema is not None:
             ema.load_state_dict(saved["ema"])
-        step, cpu_seconds, wall_seconds = int(saved["step"]), float(saved["cpu_seconds"]), float(saved["wall_seconds"])
+        step, wall_seconds = int(saved["step"]), float(saved["wall_seconds"])
+        # The run's CPU time is the sum over processes: the main process carries what came before.
+        cpu_seconds = float(saved["cpu_seconds"]) if procs.is_main else 0.0
         best = json.loads(saved["best"])
         sample_rng.bit_generator.state = json.loads(saved["sample_rng"])
         act_gen.set_state(saved["act_gen"])
         torch.set_rng_state(saved["torch_rng"])
-        a = saved["act"]
-        act_state = ACTState(model.initial_carry(train_cfg.batch_size, device), Batch(a["inputs"], a["labels"], a["puzzle_ids"]).to(device),
+        a = {key: value[my_rows] for key, value in saved["act"].items()}  # saved for the global batch
+        act_state = ACTState(model.initial_carry(local_batch, device), Batch(a["inputs"], a["labels"], a["puzzle_ids"]).to(device),
                              a["steps"].to(device), a["halted"].to(device))
         act_state.carry.z_H.copy_(a["z_H"])
         act_state.carry.z_L.copy_(a["z_L"])
@@ -348,10 +377,11 @@ def main(argv: list[str] | None = None) -> int:
         # Only the transformer stacks: inductor cannot compile the sparse puzzle-embedding lookup.
         for module in {id(m): m for m in (core.L_level, core.H_level)}.values():
             module.compile()
-    forward_model, main_opt, sparse_opt = accelerator.prepare(model, main_opt, sparse_opt)
+    # No accelerator.prepare: its DistributedDataParallel cannot combine the sparse puzzle-embedding
+    # gradient on GPUs; procs.sync_gradients combines every gradient (reasoner/distributed.py).
     sampler = Sampler(task, train_pool, sample_rng, augment=data_meta["augment"])
     if act_state is None:
-        act_state = ACTState.empty(core, sampler.draw(train_cfg.batch_size).to(device))
+        act_state = ACTState.empty(core, sampler.draw(train_cfg.batch_size, my_rows).to(device))
 
     # Every command that worked on this run: the first made it, the others resumed it.
     commands = (json.loads(saved["meta"]).get("commands", []) if saved is not None else [])
@@ -359,24 +389,27 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"task": task.spec(), "model": model_cfg.model_dump(), "train": train_cfg.model_dump(), "data": data_meta,
             "commands": commands}
     amp_dtype = torch.bfloat16 if train_cfg.precision == "bf16" else None
-    if saved is not None:  # the steps after the saved state are run, and logged, again
+    if saved is not None and procs.is_main:  # the steps after the saved state are run, and logged, again
         trim_log(out / "log.jsonl", step)
-    log_file = (out / "log.jsonl").open("a")
+    log_file = (out / "log.jsonl").open("a") if procs.is_main else None
 
     def log(record: dict) -> None:
-        log_file.write(json.dumps(record) + "\n")
-        log_file.flush()
+        if log_file is not None:
+            log_file.write(json.dumps(record) + "\n")
+            log_file.flush()
 
     def run_eval() -> dict:
+        """Each process evaluates its share of the validation puzzles; the counts are added up."""
+        puzzles = val.take(slice(0, train_cfg.eval_size))
         context = ema.applied(core) if ema is not None else contextlib.nullcontext(core)
         with context:
-            metrics = evaluate(core, val.take(slice(0, train_cfg.eval_size)), device=device, autocast_dtype=amp_dtype)
+            counts = tally(core, puzzles.take(procs.share(len(puzzles))), device=device, autocast_dtype=amp_dtype)
         core.train()
-        return metrics
+        return procs.add_up(counts).metrics()
 
     def card(metrics: dict | None) -> CheckpointCard:
         return CheckpointCard(task=task.spec(), model=model_cfg, train=train_cfg, data=data_meta, seed=train_cfg.seed,
-                              steps=step, cpu_seconds=round(cpu_seconds, 1), wall_seconds=round(wall_seconds, 1),
+                              steps=step, cpu_seconds=round(run_cpu_seconds, 1), wall_seconds=round(wall_seconds, 1),
                               metrics={"validation": metrics} if metrics else {}, command=commands[0],
                               resumed_with=commands[1:])
 
@@ -386,31 +419,40 @@ def main(argv: list[str] | None = None) -> int:
             return save_checkpoint(core, out / name, card(metrics))
 
     def save_state() -> None:
+        # Every process's ACT slots, gathered into the global batch; the rest is the same everywhere.
+        act = {"inputs": act_state.batch.inputs, "labels": act_state.batch.labels, "puzzle_ids": act_state.batch.puzzle_ids,
+               "steps": act_state.steps, "halted": act_state.halted, "z_H": act_state.carry.z_H, "z_L": act_state.carry.z_L}
+        act = {key: procs.gather_rows(value).cpu() for key, value in act.items()}
+        if not procs.is_main:
+            return
         save_train_state(state_path, {
             "meta": json.dumps(meta), "model": core.state_dict(), "main_opt": main_opt.state_dict(),
             "sparse_opt": sparse_opt.state_dict(), "ema": ema.state_dict() if ema else {}, "step": step,
-            "cpu_seconds": cpu_seconds, "wall_seconds": wall_seconds, "best": json.dumps(best),
+            "cpu_seconds": run_cpu_seconds, "wall_seconds": wall_seconds, "best": json.dumps(best),
             "sample_rng": rng_state(sample_rng), "act_gen": act_gen.get_state(), "torch_rng": torch.get_rng_state(),
-            "act": {"inputs": act_state.batch.inputs.cpu(), "labels": act_state.batch.labels.cpu(),
-                    "puzzle_ids": act_state.batch.puzzle_ids.cpu(), "steps": act_state.steps.cpu(),
-                    "halted": act_state.halted.cpu(), "z_H": act_state.carry.z_H.cpu(), "z_L": act_state.carry.z_L.cpu()},
+            "act": act,
         })
 
-    if accelerator.is_main_process:
+    if procs.is_main:
         print(f"task {task!r}; {count_parameters(core):,} parameters; {len(train_pool)} training / {len(val)} validation puzzles;"
-              f" device {device}, precision {train_cfg.precision}; run directory {out}", file=sys.stderr)
+              f" device {device}, precision {train_cfg.precision}, {procs.count} process(es) x {local_batch} slots;"
+              f" run directory {out}", file=sys.stderr)
 
     # ---------------------------------------------------------------- the loop
     core.train()
     started_wall, started_cpu = time.perf_counter(), time.process_time()
     last_wall, last_cpu = started_wall, started_cpu
     window = new_window()
+    run_cpu_seconds = cpu_seconds
     bar = tqdm(total=train_cfg.steps, initial=step, disable=not progress, desc="training", dynamic_ncols=True)
     stop_reason = "finished"
     while step < train_cfg.steps:
-        n_new = int(act_state.halted.sum())
-        if n_new:
-            act_state = act_state.refill(core, sampler.draw(n_new).to(device))
+        # Fresh puzzles for the halted slots of every process, drawn as one batch in rank order.
+        n_new = procs.gather_ints(int(act_state.halted.sum()))
+        if sum(n_new):
+            fresh = sampler.draw(sum(n_new), procs.offsets(n_new))
+            if n_new[procs.rank]:
+                act_state = act_state.refill(core, fresh.to(device))
         factor = lr_factor(step, train_cfg.lr_warmup_steps, train_cfg.steps, train_cfg.lr_schedule,
                            train_cfg.lr_min_ratio, train_cfg.lr_decay_steps)
         for opt, base in ((main_opt, train_cfg.lr), (sparse_opt, train_cfg.puzzle_emb_lr)):
@@ -419,10 +461,13 @@ def main(argv: list[str] | None = None) -> int:
 
         max_segments = segment_limit(step, train_cfg.segment_ramp_steps, model_cfg.halt_max_steps)
         with autocast(device, amp_dtype):
-            seg = act_train_segment(core, act_state, act_gen, forward=forward_model, max_steps=max_segments)
+            seg = act_train_segment(core, act_state, act_gen, max_steps=max_segments,
+                                    global_rows=(my_rows, train_cfg.batch_size))
             loss, parts = act_loss(seg.out.logits, act_state.batch.labels, seg.out.q_halt, seg.out.q_continue,
                                    seg.target_q_continue, model_cfg.loss)
+        # This process's share of the loss over the global batch; the gradients are summed over processes.
         accelerator.backward(loss / train_cfg.batch_size)
+        procs.sync_gradients(core)
         main_opt.step()
         sparse_opt.step()
         main_opt.zero_grad(set_to_none=True)
@@ -446,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         last_wall, last_cpu = now_wall, now_cpu
 
         if step % 20 == 0 or step == train_cfg.steps:
+            window["loss"], window["halted"], window["exact"] = procs.sum([window["loss"], window["halted"], window["exact"]])
             elapsed = max(1e-9, time.perf_counter() - window["time"])
             record = {"step": step, "loss": window["loss"] / window["steps"],
                       "train_exact_at_halt": window["exact"] / max(1, window["halted"]),
@@ -456,32 +502,44 @@ def main(argv: list[str] | None = None) -> int:
             log(record)
             window = new_window()
 
-        time_up = args.time_limit is not None and time.perf_counter() - started_wall > 60 * args.time_limit
-        if step % train_cfg.eval_every == 0 or step == train_cfg.steps or time_up:
+        # The main process's clock decides for all, so that every process stops at the same step.
+        time_up = args.time_limit is not None and procs.any(
+            procs.is_main and time.perf_counter() - started_wall > 60 * args.time_limit)
+        evaluating = step % train_cfg.eval_every == 0 or step == train_cfg.steps or time_up
+        saving = step % train_cfg.checkpoint_every == 0 or step == train_cfg.steps or time_up
+        if evaluating or saving:
+            run_cpu_seconds = procs.sum([cpu_seconds])[0]
+        if evaluating:
             metrics = run_eval()
-            log({"step": step, "eval": metrics, "cpu_seconds": cpu_seconds})
-            if accelerator.is_main_process:
+            log({"step": step, "eval": metrics, "cpu_seconds": run_cpu_seconds})
+            if procs.is_main:
                 tqdm.write(f"step {step}: validation exact {metrics['exact_accuracy']:.3f} (by segment "
                            f"{metrics['exact_accuracy_by_segment']}), token {metrics['token_accuracy']:.3f}, "
                            f"mean halt {metrics['mean_halt_step']:.2f}", file=sys.stderr)
             if best is None or metrics["exact_accuracy"] > best["exact_accuracy"]:
                 best = {**metrics, "step": step}
-                export("best", best)
-            export("last", metrics)
-        if step % train_cfg.checkpoint_every == 0 or step == train_cfg.steps or time_up:
+                if procs.is_main:
+                    export("best", best)
+            if procs.is_main:
+                export("last", metrics)
+        if saving:
             save_state()
         if time_up:
             stop_reason = f"time limit of {args.time_limit} minutes reached"
             break
     bar.close()
+    run_cpu_seconds = procs.sum([cpu_seconds])[0]
     save_state()
+    procs.finish()
+    if not procs.is_main:
+        return 0
     log_file.close()
 
     if args.export:
         best_model, _, best_card = load_checkpoint(out / "best.safetensors")
         save_checkpoint(best_model, args.export, best_card)
     print(f"{stop_reason} at step {step}: best validation exact accuracy {(best or {}).get('exact_accuracy', float('nan')):.4f}"
-          f" at step {(best or {}).get('step')}; {cpu_seconds / 60:.1f} CPU-minutes; checkpoints in {out}", file=sys.stderr)
+          f" at step {(best or {}).get('step')}; {run_cpu_seconds / 60:.1f} CPU-minutes; checkpoints in {out}", file=sys.stderr)
     return 0
 
 

@@ -19,6 +19,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
+class GridSizeError(ValueError):
+    """A model with absolute positions was asked to run on a grid of another size."""
+
+
 class ModelConfig(BaseModel):
     """Shape and behaviour of one HRM. `vocab_size`/`seq_len` come from the task."""
 
@@ -128,14 +132,17 @@ class ModelConfig(BaseModel):
         return self.pos_encoding == "none" and self.num_puzzle_identifiers == 1
 
     def on_grid(self, grid_shape: tuple[int, int]) -> "ModelConfig":
-        """This model on a grid of another size (only for `size_free` models)."""
-        if tuple(grid_shape) == self.grid_shape:
+        """This model on a grid of another size (only for `size_free` models). M_max grows with the
+        side: information crosses the grid a few cells per segment, so a path twice as long needs
+        about twice the segments."""
+        if tuple(grid_shape) == tuple(self.grid_shape or ()):
             return self
         if not self.size_free:
-            raise ValueError(f"this model was built for a {self.grid_shape} grid and has absolute positions "
+            raise GridSizeError(f"this model was built for a {self.grid_shape} grid and has absolute positions "
                              f"({self.pos_encoding!r}); only a model with pos_encoding 'none' runs on other sizes")
         rows, cols = grid_shape
-        return self.model_copy(update={"grid_shape": (rows, cols), "seq_len": rows * cols})
+        segments = max(self.halt_max_steps, math.ceil(self.halt_max_steps * max(rows, cols) / max(self.grid_shape)))
+        return self.model_copy(update={"grid_shape": (rows, cols), "seq_len": rows * cols, "halt_max_steps": segments})
 
     @property
     def total_len(self) -> int:

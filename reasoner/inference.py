@@ -28,6 +28,7 @@ from verifiers import sudoku as sudoku_rules
 
 from .act import run_segments
 from .checkpoint import load_checkpoint
+from .config import GridSizeError
 from .model import HRM
 from .tasks import ContradictoryPuzzleError, MazeTask, PuzzleInputError, SudokuTask, Task
 from .tasks.maze import UnreachableGoalError, maze_side
@@ -100,19 +101,26 @@ class MazeSolveResult(BaseModel):
 
 
 @functools.lru_cache(maxsize=8)
-def _load(path: str, device: str) -> tuple[HRM, Task, Any]:
-    return load_checkpoint(path, device)
+def _load(path: str, device: str, size: int | None = None) -> tuple[HRM, Task, Any]:
+    return load_checkpoint(path, device, size=size)
 
 
 def _model_for(variant: str, checkpoint: str | Path | None, device: str) -> tuple[Path, HRM, Task]:
-    """The model for a task variant ("sudoku-9x9", "maze-9x9"): `checkpoint`, else the shipped one."""
+    """The model for a task variant ("sudoku-9x9", "maze-9x9"): `checkpoint`, else the shipped one
+    for the variant; mazes without one get the shipped size-free `maze` model on their size."""
     path = Path(checkpoint) if checkpoint else CHECKPOINT_DIR / f"{variant}.safetensors"
+    side = int(variant.split("x")[-1]) if variant.startswith("maze-") else None
+    if checkpoint is None and side is not None and not path.is_file():
+        path = CHECKPOINT_DIR / "maze.safetensors"
     if not path.with_suffix(".safetensors").is_file():
         raise FileNotFoundError(
             f"no checkpoint for {variant} at {path}; train one with `python -m reasoner.train --task {variant} "
             f"--out runs/{variant} --export {path}` or pass checkpoint=..."
         )
-    model, task_obj, _ = _load(str(path), device)
+    try:
+        model, task_obj, _ = _load(str(path), device, side)
+    except GridSizeError as err:
+        raise PuzzleInputError(f"checkpoint {path} cannot run a {variant}: {err}") from None
     size = getattr(task_obj, "size", None)
     if f"{task_obj.name}-{size}x{size}" != variant:
         raise PuzzleInputError(f"checkpoint {path} is for {task_obj!r}, the puzzle is a {variant}")

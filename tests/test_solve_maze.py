@@ -114,3 +114,28 @@ def test_shipped_9x9_maze_model_finds_shortest_paths_on_its_own():
     assert all(r.status == "solved" and r.verified for r in results)
     alone = sum(r.path == "hrm" for r in results)
     assert alone >= 24, f"the shipped maze-9x9 model found only {alone}/40 shortest paths by itself"
+
+
+def test_a_size_free_model_answers_mazes_of_any_size(tmp_path, monkeypatch):
+    # No absolute positions: one checkpoint, rebuilt for each maze's side, with M_max growing with it.
+    import reasoner.inference as inference
+
+    torch.manual_seed(0)
+    cfg = cpu_tiny(TASK5.vocab_size, TASK5.seq_len, **{**TASK5.model_hints(), "pos_encoding": "none",
+                                                       "attention": "relations", "relation_bias": True})
+    save_checkpoint(HRM(cfg), tmp_path / "maze", CheckpointCard(task=TASK5.spec(), model=cfg, seed=0))
+    monkeypatch.setattr(inference, "CHECKPOINT_DIR", tmp_path)  # no maze-NxN there: the size-free "maze"
+    questions, _ = MazeTask(11).generate(2, np.random.default_rng(0), progress=False)
+    rows = [["".join(r) for r in q] for q in questions]
+    results = solve(rows, task="maze", halting="fixed")
+    assert [r.task for r in results] == ["maze-11x11", "maze-11x11"]
+    for q, r in zip(rows, results):
+        assert r.verified and maze_rules.check_maze_answer(q, r.answer, side=11).ok
+        assert r.segments_used == -(-cfg.halt_max_steps * 11 // 5)  # ceil(M * 11 / 5)
+    assert solve(MAZE5, task="maze").task == "maze-5x5"
+
+
+def test_a_model_with_absolute_positions_refuses_another_size(untrained_maze_checkpoint):
+    questions, _ = MazeTask(7).generate(1, np.random.default_rng(0), progress=False)
+    with pytest.raises(PuzzleInputError, match="cannot run a maze-7x7"):
+        solve(["".join(r) for r in questions[0]], task="maze", checkpoint=untrained_maze_checkpoint)

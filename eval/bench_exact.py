@@ -1,0 +1,127 @@
+"""Speed of the exact sudoku search: the readable pure-Python solver against the compiled core.
+
+    python eval/bench_exact.py                                 # 200 norvig_sudoku10k rows with 17-25 givens
+    python eval/bench_exact.py --file ../shared/data/sudoku/sudoku_extreme_train_1k_subset.txt --givens 17-81
+    python eval/bench_exact.py --generated --min-rating 10     # generated minimal puzzles, rating >= 10
+
+For each puzzle it times count_solutions(limit=2) (prove unique) and guided_search (solve)
+through the public API of verifiers.sudoku, once inside `python_solver()` (the pure-Python
+reference) and once on the compiled core, checks that both give the same answers and node
+counts, and prints the median per-puzzle speed-up. Times are the best of --repeats runs; both
+paths take the same input validation, so the speed-up is of the whole call. Without the data
+file (../shared/data, or $HRM_DATA_DIR) it falls back to generated puzzles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reasoner.tasks.base import default_data_dir  # noqa: E402
+from verifiers import sudoku as rules  # noqa: E402
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    lo, _, hi = text.partition("-")
+    return int(lo), int(hi or lo)
+
+
+def file_puzzles(path: Path, givens: tuple[int, int], count: int) -> list[np.ndarray]:
+    """The first `count` rows of a puzzle file whose number of givens is in range."""
+    found = []
+    for line in path.read_text().split():
+        grid = np.array([0 if ch == "." else int(ch) for ch in line], dtype=np.int64).reshape(9, 9)
+        if givens[0] <= int((grid > 0).sum()) <= givens[1]:
+            found.append(grid)
+            if len(found) == count:
+                break
+    return found
+
+
+def generated_puzzles(givens: tuple[int, int], min_rating: int, count: int, seed: int) -> list[np.ndarray]:
+    """Generated 9x9 minimal puzzles with givens in range and a rating of at least min_rating."""
+    rng = np.random.default_rng(seed)
+    found: list[np.ndarray] = []
+    while len(found) < count:
+        puzzles, _, ratings = rules.minimal_puzzles(1000, 3, 3, rng)
+        keep = [p for p, r in zip(puzzles, ratings) if givens[0] <= (p > 0).sum() <= givens[1] and r >= min_rating]
+        found.extend(keep[: count - len(found)])
+    return found
+
+
+def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.process_time()
+        out = fn()
+        best = min(best, time.process_time() - start)
+    return best, out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--file", type=Path, help="puzzle file, one 81-character puzzle per line "
+                        "(default: norvig_sudoku10k.txt of the data folder)")
+    parser.add_argument("--generated", action="store_true", help="use generated minimal puzzles instead of a file")
+    parser.add_argument("--givens", default="17-25", help="keep puzzles with this many givens (A-B; default 17-25)")
+    parser.add_argument("--min-rating", type=int, default=0,
+                        help="with --generated: keep puzzles rated at least this (search_effort)")
+    parser.add_argument("--puzzles", type=int, default=200, help="how many puzzles (default 200)")
+    parser.add_argument("--repeats", type=int, default=3, help="time each call this many times, keep the best")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --generated")
+    args = parser.parse_args(argv)
+    givens = parse_range(args.givens)
+
+    path = args.file or default_data_dir() / "sudoku" / "norvig_sudoku10k.txt"
+    if args.generated or not path.is_file():
+        if not args.generated:
+            print(f"no puzzle file at {path}: using generated minimal puzzles")
+        source = f"generated minimal puzzles (seed {args.seed}, rating >= {args.min_rating})"
+        puzzles = generated_puzzles(givens, args.min_rating, args.puzzles, args.seed)
+    else:
+        source = str(path)
+        puzzles = file_puzzles(path, givens, args.puzzles)
+    if not puzzles:
+        sys.exit(f"no puzzle in {source} has {args.givens} givens")
+
+    rules.count_solutions(puzzles[0], 3, 3)  # compile, or load the compiled core from its cache
+    speedups: dict[str, list[float]] = {"count": [], "solve": []}
+    totals = {"count": [0.0, 0.0], "solve": [0.0, 0.0]}
+    calls = {
+        "count": lambda p: rules.count_solutions(p, 3, 3, limit=2),
+        "solve": lambda p: rules.guided_search(p, 3, 3),
+    }
+    for puzzle in puzzles:
+        for name, call in calls.items():
+            with rules.python_solver():
+                slow, expected = best_time(lambda: call(puzzle), args.repeats)
+            fast, got = best_time(lambda: call(puzzle), args.repeats)
+            if got != expected:
+                sys.exit(f"the compiled core disagrees with the Python solver on {rules.grid_to_string(puzzle)}")
+            speedups[name].append(slow / fast)
+            totals[name][0] += slow
+            totals[name][1] += fast
+    ratings = [rules.search_effort(p, 3, 3) for p in puzzles]
+    given_counts = [int((p > 0).sum()) for p in puzzles]
+
+    print(f"{len(puzzles)} puzzles from {source}; givens {min(given_counts)}-{max(given_counts)} "
+          f"(mean {np.mean(given_counts):.1f}); rating (dead ends) median {np.median(ratings):.0f}, "
+          f"mean {np.mean(ratings):.1f}, max {max(ratings)}; best of {args.repeats} runs")
+    print("| call | Python ms/puzzle | compiled ms/puzzle | median speed-up | 10th-90th percentile |")
+    print("|---|---|---|---|---|")
+    for name in calls:
+        s = np.array(speedups[name])
+        py, core = (1000 * t / len(puzzles) for t in totals[name])
+        print(f"| {name} | {py:.3f} | {core:.4f} | {np.median(s):.1f}x | "
+              f"{np.percentile(s, 10):.1f}x-{np.percentile(s, 90):.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

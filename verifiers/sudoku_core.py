@@ -88,11 +88,31 @@ def _assign(vals, used, cand, cell_units, peers, queue, qn, i, bit) -> int:
 
 
 @njit(cache=True)
-def _propagate(vals, used, cand, cell_units, unit_cells, peers, full, queue) -> bool:
+def _candidates(vals, used, cand, cell_units, full, queue) -> int:
+    """Every blank cell's candidate mask into ``cand`` (0 for filled cells); cells with one
+    candidate are queued. Returns the queue length, or -1 if a blank cell has none."""
+    qn = 0
+    for i in range(vals.shape[0]):
+        cand[i] = 0
+        if vals[i]:
+            continue
+        m = full & ~(used[cell_units[i, 0]] | used[cell_units[i, 1]] | used[cell_units[i, 2]])
+        if m == 0:
+            return -1
+        cand[i] = m
+        if m & (m - 1) == 0:
+            queue[qn] = i
+            qn += 1
+    return qn
+
+
+@njit(cache=True)
+def _propagate(vals, used, cand, cell_units, unit_cells, peers, full, queue, qn) -> bool:
     """Naked and hidden singles until stuck: the fixpoint of ``verifiers.sudoku._propagate``.
 
-    False on a contradiction; otherwise ``cand`` holds each blank cell's candidate mask
-    (0 for filled cells, all zeros when solved).
+    ``cand`` must hold the exact candidates and ``queue[:qn]`` the cells with one candidate
+    (as _candidates or _assign leave them). False on a contradiction; otherwise ``cand``
+    holds each blank cell's candidates at the fixpoint (all zeros when solved).
 
     The Python reference rescans the board after every wave of placements; here candidates
     are kept exact as digits are placed and only the peers of a placed cell are touched.
@@ -100,20 +120,7 @@ def _propagate(vals, used, cand, cell_units, unit_cells, peers, full, queue) -> 
     digits that every state reached later must contain or else contradict, so any order
     that runs to the fixpoint reaches the same one, or a contradiction if either does.
     """
-    ncells = vals.shape[0]
     nunits, width = unit_cells.shape
-    qn = 0
-    for i in range(ncells):
-        cand[i] = 0
-        if vals[i]:
-            continue
-        m = full & ~(used[cell_units[i, 0]] | used[cell_units[i, 1]] | used[cell_units[i, 2]])
-        if m == 0:
-            return False
-        cand[i] = m
-        if m & (m - 1) == 0:
-            queue[qn] = i
-            qn += 1
     while True:
         while qn > 0:  # naked singles
             qn -= 1
@@ -236,7 +243,7 @@ def search(grid, cell_units, unit_cells, peers, n, max_solutions, node_limit, sc
     # (np.empty: every entry is written before it is read.)
     vals = np.empty((ncells + 1, ncells), dtype=np.int64)
     used = np.empty((ncells + 1, unit_cells.shape[0]), dtype=np.int64)
-    cand = np.empty(ncells, dtype=np.int64)
+    cand = np.empty((ncells + 1, ncells), dtype=np.int64)  # exact, so a child need not rescan
     queue = np.empty(ncells, dtype=np.int64)
     branch_cell = np.empty(ncells + 1, dtype=np.int64)
     order = np.empty((ncells + 1, n), dtype=np.int64)
@@ -246,10 +253,12 @@ def search(grid, cell_units, unit_cells, peers, n, max_solutions, node_limit, sc
     if not _start(vals[0], used[0], cell_units):
         return sols[:0], 0, 0, False
     depth = 0
+    qn = _candidates(vals[0], used[0], cand[0], cell_units, full, queue)
     # "Settle" a level: propagate, then record a solution or set up its branching values.
     while True:
-        if _propagate(vals[depth], used[depth], cand, cell_units, unit_cells, peers, full, queue):
-            i = _pick_confident(cand, scores, n) if scored else _pick_mrv(cand)
+        if qn >= 0 and _propagate(vals[depth], used[depth], cand[depth], cell_units, unit_cells, peers, full, queue, qn):
+            here = cand[depth]
+            i = _pick_confident(here, scores, n) if scored else _pick_mrv(here)
             if i < 0:
                 if count == sols.shape[0]:
                     grown = np.zeros((min(2 * count, max_solutions), ncells), dtype=np.int64)
@@ -259,7 +268,7 @@ def search(grid, cell_units, unit_cells, peers, n, max_solutions, node_limit, sc
                 count += 1
             else:
                 branch_cell[depth] = i
-                todo[depth] = _order_values(cand[i], order[depth], n, scored, scores, i)
+                todo[depth] = _order_values(here[i], order[depth], n, scored, scores, i)
                 tried[depth] = 0
                 depth += 1  # so that the backtracking below starts at this level
         elif depth > 0:
@@ -277,7 +286,9 @@ def search(grid, cell_units, unit_cells, peers, n, max_solutions, node_limit, sc
         nodes += 1
         vals[depth + 1] = vals[depth]
         used[depth + 1] = used[depth]
-        _place(vals[depth + 1], used[depth + 1], cell_units, branch_cell[depth], np.int64(1) << (d - 1))
+        cand[depth + 1] = cand[depth]
+        qn = _assign(vals[depth + 1], used[depth + 1], cand[depth + 1], cell_units, peers, queue, 0,
+                     branch_cell[depth], np.int64(1) << (d - 1))
         depth += 1
 
 

@@ -3,13 +3,18 @@
     python eval/bench_exact.py                                 # 200 norvig_sudoku10k rows with 17-25 givens
     python eval/bench_exact.py --file ../shared/data/sudoku/sudoku_extreme_train_1k_subset.txt --givens 17-81
     python eval/bench_exact.py --generated --min-rating 10     # generated minimal puzzles, rating >= 10
+    python eval/bench_exact.py --generator 10000               # speed and spread of the minimal-puzzle generator
 
 For each puzzle it times count_solutions(limit=2) (prove unique) and guided_search (solve)
 through the public API of verifiers.sudoku, once inside `python_solver()` (the pure-Python
 reference) and once on the compiled core, checks that both give the same answers and node
 counts, and prints the median per-puzzle speed-up. Times are the best of --repeats runs; both
 paths take the same input validation, so the speed-up is of the whole call. Without the data
-file (../shared/data, or $HRM_DATA_DIR) it falls back to generated puzzles.
+file (../shared/data, or $HRM_DATA_DIR) it falls back to generated puzzles. Times are CPU
+time of this process, so other work on the machine inflates them less than wall-clock time.
+
+--generator N instead makes N 9x9 minimal puzzles (verifiers.sudoku.minimal_puzzles, seed
+--seed) and prints puzzles per second and how their givens and ratings are spread.
 """
 
 from __future__ import annotations
@@ -65,6 +70,30 @@ def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return best, out
 
 
+def generator_stats(count: int, seed: int) -> None:
+    rules.minimal_puzzles(1, 3, 3, np.random.default_rng(seed))  # compile or load the core
+    rng = np.random.default_rng(seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    puzzles, _, ratings = rules.minimal_puzzles(count, 3, 3, rng)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    givens = (puzzles > 0).sum(axis=(1, 2))
+    print(f"{count} minimal 9x9 puzzles (seed {seed}): {count / cpu:.0f} puzzles per CPU-second, "
+          f"{count / wall:.0f} per wall-clock second")
+    print("| givens | puzzles | share | median rating |")
+    print("|---|---|---|---|")
+    for g in range(int(givens.min()), int(givens.max()) + 1):
+        chosen = givens == g
+        print(f"| {g} | {chosen.sum()} | {chosen.mean():.2%} | {np.median(ratings[chosen]) if chosen.any() else '-'} |")
+    edges = [0, 1, 5, 10, 20, 50, 100, 200, 500]
+    print("| rating (dead ends) | puzzles | share |")
+    print("|---|---|---|")
+    for lo, hi in zip(edges, edges[1:] + [None]):
+        chosen = ratings >= lo if hi is None else (ratings >= lo) & (ratings < hi)
+        label = f"{lo}+" if hi is None else (f"{lo}" if hi == lo + 1 else f"{lo}-{hi - 1}")
+        print(f"| {label} | {chosen.sum()} | {chosen.mean():.2%} |")
+    print(f"rating: mean {ratings.mean():.1f}, median {np.median(ratings):.0f}, max {ratings.max()}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--file", type=Path, help="puzzle file, one 81-character puzzle per line "
@@ -75,8 +104,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="with --generated: keep puzzles rated at least this (search_effort)")
     parser.add_argument("--puzzles", type=int, default=200, help="how many puzzles (default 200)")
     parser.add_argument("--repeats", type=int, default=3, help="time each call this many times, keep the best")
-    parser.add_argument("--seed", type=int, default=0, help="seed of --generated")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --generated and --generator")
+    parser.add_argument("--generator", type=int, metavar="N",
+                        help="instead: make N 9x9 minimal puzzles, print their speed and spread of givens and ratings")
     args = parser.parse_args(argv)
+    if args.generator:
+        generator_stats(args.generator, args.seed)
+        return
     givens = parse_range(args.givens)
 
     path = args.file or default_data_dir() / "sudoku" / "norvig_sudoku10k.txt"

@@ -599,6 +599,9 @@ def _python_pickers(
     return (_pick_mrv if scores is None else pick_confident), order_values
 
 
+# Limits above this are as good as none (and would not fit the core's int64).
+_INT64_CAP = 2**62
+
 # Whether the exact search may use the compiled core (see python_solver).
 _use_core = True
 
@@ -635,8 +638,8 @@ def _run_search(
         lay.unit_cells_array,
         lay.peers_array,
         n,
-        max_solutions,
-        -1 if node_limit is None else node_limit,
+        min(max_solutions, _INT64_CAP),  # beyond int64 both mean "no limit"
+        -1 if node_limit is None else min(node_limit, _INT64_CAP),
         np.zeros((0, n)) if scores is None else np.array(scores, dtype=np.float64),
     )
     solutions = [row.reshape(n, n).tolist() for row in found]

@@ -29,13 +29,31 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reasoner.tasks import SudokuTask  # noqa: E402
 from reasoner.tasks.base import default_data_dir  # noqa: E402
 from verifiers import sudoku as rules  # noqa: E402
 
 
 def parse_range(text: str) -> tuple[int, int]:
+    """"A" or "A-B" -> (A, B), for argparse."""
     lo, _, hi = text.partition("-")
-    return int(lo), int(hi or lo)
+    try:
+        low, high = int(lo), int(hi or lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected A or A-B with whole numbers, got {text!r}") from None
+    if not 0 <= low <= high <= 81:
+        raise argparse.ArgumentTypeError(f"expected 0 <= A <= B <= 81, got {text!r}")
+    return low, high
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
 
 
 def file_puzzles(path: Path, givens: tuple[int, int], count: int) -> list[np.ndarray]:
@@ -52,13 +70,12 @@ def file_puzzles(path: Path, givens: tuple[int, int], count: int) -> list[np.nda
 
 def generated_puzzles(givens: tuple[int, int], min_rating: int, count: int, seed: int) -> list[np.ndarray]:
     """Generated 9x9 minimal puzzles with givens in range and a rating of at least min_rating."""
-    rng = np.random.default_rng(seed)
-    found: list[np.ndarray] = []
-    while len(found) < count:
-        puzzles, _, ratings = rules.minimal_puzzles(1000, 3, 3, rng)
-        keep = [p for p, r in zip(puzzles, ratings) if givens[0] <= (p > 0).sum() <= givens[1] and r >= min_rating]
-        found.extend(keep[: count - len(found)])
-    return found
+    rating = (min_rating, 10**9)
+    try:
+        puzzles, _ = SudokuTask(3, 3).generate_minimal(count, givens, np.random.default_rng(seed), rating, progress=False)
+    except ValueError as err:
+        sys.exit(str(err))
+    return list(puzzles)
 
 
 def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -99,19 +116,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--file", type=Path, help="puzzle file, one 81-character puzzle per line "
                         "(default: norvig_sudoku10k.txt of the data folder)")
     parser.add_argument("--generated", action="store_true", help="use generated minimal puzzles instead of a file")
-    parser.add_argument("--givens", default="17-25", help="keep puzzles with this many givens (A-B; default 17-25)")
+    parser.add_argument("--givens", type=parse_range, default="17-25", help="keep puzzles with this many givens (A-B; default 17-25)")
     parser.add_argument("--min-rating", type=int, default=0,
                         help="with --generated: keep puzzles rated at least this (search_effort)")
-    parser.add_argument("--puzzles", type=int, default=200, help="how many puzzles (default 200)")
-    parser.add_argument("--repeats", type=int, default=3, help="time each call this many times, keep the best")
+    parser.add_argument("--puzzles", type=positive, default=200, help="how many puzzles (default 200)")
+    parser.add_argument("--repeats", type=positive, default=3, help="time each call this many times, keep the best")
     parser.add_argument("--seed", type=int, default=0, help="seed of --generated and --generator")
-    parser.add_argument("--generator", type=int, metavar="N",
+    parser.add_argument("--generator", type=positive, metavar="N",
                         help="instead: make N 9x9 minimal puzzles, print their speed and spread of givens and ratings")
     args = parser.parse_args(argv)
     if args.generator:
         generator_stats(args.generator, args.seed)
         return
-    givens = parse_range(args.givens)
+    givens = args.givens
 
     path = args.file or default_data_dir() / "sudoku" / "norvig_sudoku10k.txt"
     if args.generated or not path.is_file():
@@ -123,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         source = str(path)
         puzzles = file_puzzles(path, givens, args.puzzles)
     if not puzzles:
-        sys.exit(f"no puzzle in {source} has {args.givens} givens")
+        sys.exit(f"no puzzle in {source} has {givens[0]}-{givens[1]} givens")
 
     rules.count_solutions(puzzles[0], 3, 3)  # compile, or load the compiled core from its cache
     speedups: dict[str, list[float]] = {"count": [], "solve": []}

@@ -1,10 +1,10 @@
-"""The compiled exact sudoku core: the search of :mod:`verifiers.sudoku`, step for step, in numba.
+"""The compiled exact sudoku core: the search of :mod:`verifiers.sudoku`, in numba.
 
 It is the readable pure-Python solver of ``verifiers/sudoku.py`` compiled: the same rules
 (naked and hidden singles, reaching the same fixpoint; see ``_propagate``), the same branching
-cell (``_pick_mrv``, ``pick_confident``), the same value order and the same depth-first order
-(``_search``). So both give the same solution counts, the same solutions in the same order and
-the same node counts; a property test holds them to it.
+cell (``_pick_mrv``, ``_pick_confident``), the same value order and the same depth-first order
+(``verifiers.sudoku._search``). So both give the same solution counts, the same solutions in
+the same order and the same node counts; a property test holds them to it.
 ``verifiers.sudoku`` validates input and calls in here; nothing here checks its arguments.
 
 Conventions (those of ``verifiers.sudoku._Layout``): cells are numbered row-major; units are
@@ -12,7 +12,8 @@ rows 0..n-1, columns n..2n-1, boxes 2n..3n-1; ``cell_units[i]`` holds the three 
 i and ``unit_cells[u]`` the n cells of unit u. A digit d is bit d-1 of an int64 mask, so
 boards up to ``MAX_N`` x ``MAX_N`` fit; larger ones stay with the Python solver.
 
-The functions compile on first use (a few seconds) and are cached beside this file.
+The functions compile on first use (15-20 s on a busy 2-core machine) and numba caches the
+result beside this file, so later processes only load it.
 """
 
 from __future__ import annotations
@@ -232,6 +233,12 @@ def search(grid, cell_units, unit_cells, peers, n, max_solutions, node_limit, sc
     Returns (solutions[:count], nodes, dead_ends, hit_limit): a node is one value tried at
     a branching cell; a dead end is a node whose propagation met a contradiction.
     """
+    return _search(grid, cell_units, unit_cells, peers, n, max_solutions, node_limit, scores, -1, 0)
+
+
+@njit(cache=True)
+def _search(grid, cell_units, unit_cells, peers, n, max_solutions, node_limit, scores, ban_cell, ban_digit):
+    """search, where cell ``ban_cell`` (if >= 0) may not take ``ban_digit``."""
     ncells = grid.shape[0]
     full = (np.int64(1) << n) - 1
     scored = scores.shape[0] > 0
@@ -254,6 +261,15 @@ def search(grid, cell_units, unit_cells, peers, n, max_solutions, node_limit, sc
         return sols[:0], 0, 0, False
     depth = 0
     qn = _candidates(vals[0], used[0], cand[0], cell_units, full, queue)
+    if qn >= 0 and ban_cell >= 0 and vals[0, ban_cell] == 0:
+        m = cand[0, ban_cell] & ~(np.int64(1) << (ban_digit - 1))
+        if m == 0:
+            qn = -1
+        elif m != cand[0, ban_cell]:
+            cand[0, ban_cell] = m
+            if m & (m - 1) == 0:
+                queue[qn] = ban_cell
+                qn += 1
     # "Settle" a level: propagate, then record a solution or set up its branching values.
     while True:
         if qn >= 0 and _propagate(vals[depth], used[depth], cand[depth], cell_units, unit_cells, peers, full, queue, qn):
@@ -316,7 +332,8 @@ def minimal_puzzles(scores, removal_orders, cell_units, unit_cells, peers, n):
         for i in removal_orders[p]:
             keep = puzzle[i]
             puzzle[i] = 0
-            if search(puzzle, cell_units, unit_cells, peers, n, 2, -1, no_scores)[0].shape[0] != 1:
+            # Unique before, so a second solution would differ here: look for one without `keep`.
+            if _search(puzzle, cell_units, unit_cells, peers, n, 1, -1, no_scores, i, keep)[0].shape[0]:
                 puzzle[i] = keep
         puzzles[p] = puzzle
         ratings[p] = search(puzzle, cell_units, unit_cells, peers, n, 2, -1, no_scores)[2]

@@ -57,7 +57,8 @@ def puzzle_sets(draw: st.DrawFn) -> tuple[tuple[int, int], list[np.ndarray], np.
     return box, found, rng.random((n, n, n)), draw(st.integers(0, 50))
 
 
-@settings(max_examples=500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(puzzle_sets())
 def test_compiled_core_matches_python_on_generated_puzzles(case):
     box, found, scores, node_limit = case

@@ -29,10 +29,11 @@ lists that are copied on branching, which is cheap at these sizes.
 The search below is the readable reference. The exact work runs in its compiled twin,
 :mod:`verifiers.sudoku_core`, which reaches the same propagation fixpoints and takes the
 same branches in the same order (same counts, same solutions, same node counts; a property
-test compares them) and counts hard puzzles about 60x faster (docs/results.md). Inside ``with python_solver():`` the reference runs instead. It also runs
-when values are shuffled by a numpy Generator (``guided_search(rng=...)``: the draws must
-come from that Generator, mid-search) and for boards above 62x62. ``check_solution``,
-which decides what counts as solved, never searches: it is plain Python rules.
+test compares them) and counts hard puzzles about 60x faster (docs/results.md). Inside
+``with python_solver():`` the reference runs instead. It also runs when values are
+shuffled by a numpy Generator (``guided_search(rng=...)``: the draws must come from that
+Generator, mid-search) and for boards above 62x62. ``check_solution``, which decides what
+counts as solved, never searches: it is plain Python rules.
 
 All results hold grids as lists of lists of Python ints so that they serialise to JSON
 directly; wrap them with ``np.array`` when an array is wanted.

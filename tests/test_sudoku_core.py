@@ -8,6 +8,8 @@ with clashes and unsolvable ones among them, and rows of the external data when 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -129,3 +131,19 @@ def test_search_effort_counts_dead_ends():
     # Renaming the digits does not change it.
     rename = np.array([0, 3, 1, 4, 9, 2, 6, 5, 8, 7])
     assert rules.search_effort(rename[grid(hard)], 3, 3) == rules.search_effort(grid(hard), 3, 3)
+
+
+def test_bench_exact_runs_and_reports(capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+    import bench_exact
+
+    bench_exact.main(["--generated", "--puzzles", "3", "--repeats", "1", "--givens", "20-28"])
+    out = capsys.readouterr().out
+    assert out.startswith("3 puzzles from generated minimal puzzles") and "| count |" in out and "| solve |" in out
+    bench_exact.main(["--generator", "40", "--seed", "1"])
+    out = capsys.readouterr().out
+    assert out.startswith("40 minimal 9x9 puzzles (seed 1)")
+    lines = out.splitlines()
+    givens_rows = lines[lines.index("| givens | puzzles | share | median rating |") + 2:]
+    givens_rows = givens_rows[: next(i for i, line in enumerate(givens_rows) if line.startswith("| rating"))]
+    assert sum(int(line.split("|")[2]) for line in givens_rows) == 40

@@ -125,9 +125,15 @@ def test_loads_a_file_without_solutions_by_solving_it(tmp_path):
 @pytest.mark.parametrize(
     "source, message",
     [
-        ("gen:count=5", "need count=N,blanks"),
-        ("gen:count=5,blanks=40,size=9", "unknown key\\(s\\) size; allowed keys are blanks, count, unique"),
+        ("gen:count=5", "give either blanks or givens"),
+        ("gen:count=5,blanks=8,givens=6", "give either blanks or givens"),
+        ("gen:count=5,blanks=40,size=9", "unknown key\\(s\\) size; allowed keys are blanks, count, givens, rating, unique"),
         ("gen:count=five,blanks=40", "whole numbers"),
+        ("gen:count=5,givens=4-x", "whole numbers"),
+        ("gen:count=5,blanks=8,rating=1-9", "rating goes with givens"),
+        ("gen:count=5,givens=5,unique=0", "always unique"),
+        ("gen:count=5,givens=9-5", "givens must satisfy"),
+        ("gen:count=1,givens=16", r"none of \d+ minimal 4x4 puzzles had 16-16 givens; widen"),
         ("gen:count", "need count=N"),
         ("http://example.org/puzzles", "unknown data source"),
     ],
@@ -135,3 +141,26 @@ def test_loads_a_file_without_solutions_by_solving_it(tmp_path):
 def test_bad_data_sources_are_explained(source, message):
     with pytest.raises(ValueError, match=message):
         SudokuTask(2, 2).load_examples(source, np.random.default_rng(0), progress=False)
+
+
+@pytest.mark.parametrize("box,givens", [((2, 2), (4, 6)), ((2, 3), (9, 12)), ((3, 3), (20, 25))])
+def test_minimal_puzzles_from_the_gen_source(box, givens):
+    task = SudokuTask(*box)
+    spec = f"gen:count=6,givens={givens[0]}-{givens[1]}"
+    examples = task.load_examples(spec, np.random.default_rng(5), progress=False)
+    again = task.load_examples(spec, np.random.default_rng(5), progress=False)
+    assert np.array_equal(examples.inputs, again.inputs)  # seeded
+    assert len({inp.tobytes() for inp in examples.inputs}) == 6
+    for inp, lab in zip(examples.inputs, examples.labels):
+        puzzle, solution = task.decode(inp), task.decode(lab)
+        assert givens[0] <= int((puzzle > 0).sum()) <= givens[1]
+        assert rules.check_solution(puzzle, solution, *box).ok
+        count, found, _ = rules.count_solutions(puzzle, *box, limit=2)
+        assert count == 1 and np.array_equal(np.asarray(found[0]), solution)
+
+
+def test_minimal_puzzles_can_be_chosen_by_rating():
+    task = SudokuTask(3, 3)
+    examples = task.load_examples("gen:count=5,givens=17-30,rating=5-1000", np.random.default_rng(0), progress=False)
+    ratings = [rules.search_effort(task.decode(inp), 3, 3) for inp in examples.inputs]
+    assert all(5 <= r <= 1000 for r in ratings)

@@ -4,7 +4,9 @@ Every checker is a pure function (numpy and the standard library only, no torch)
 returns a typed verdict with human-readable reasons naming the offending cells as
 ``(row,col)`` and rows, columns and boxes counted from 1 (the verdicts' cell lists, for code,
 are 0-based indices). Malformed input yields either a verdict with ok=False or a
-:class:`VerifierInputError` (a ValueError), never a stray IndexError.
+:class:`VerifierInputError` (a ValueError), never a stray IndexError. The exact sudoku
+search behind analysis and solving runs compiled by numba (sudoku_core.py); the rule
+checks themselves stay plain Python.
 """
 
 from .arc import ArcAnswerVerdict, ArcVerdict, check_arc_answer, check_arc_grid
@@ -31,6 +33,9 @@ from .sudoku import (
     count_solutions,
     grid_to_string,
     guided_search,
+    minimal_puzzles,
+    python_solver,
+    search_effort,
 )
 
 __all__ = [
@@ -58,5 +63,8 @@ __all__ = [
     "grid_to_string",
     "guided_search",
     "label_maze",
+    "minimal_puzzles",
+    "python_solver",
+    "search_effort",
     "validate_maze_question",
 ]

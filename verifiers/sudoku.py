@@ -12,9 +12,11 @@ count_solutions  -- exact solution count up to a limit (used by analyse_puzzle).
 guided_search    -- the same exhaustive search, but trying values in the order given by
                     per-cell scores (e.g. a neural model's probabilities), or in random order.
 grid_to_string   -- 81-character text form ('.' for blank) for boards up to 9x9.
+search_effort    -- how hard a puzzle is for the fixed exact solver (its dead ends).
+minimal_puzzles  -- random minimal puzzles (no clue can go) with their solutions and ratings.
 
-Solver design (why it is fast enough in pure Python)
-----------------------------------------------------
+Solver design
+-------------
 Each row, column and box ("unit") keeps a bitmask of the digits already placed in it;
 bit d-1 stands for digit d. A blank cell's candidates are then one AND/NOT of three masks.
 Propagation repeats two classic rules until nothing changes:
@@ -24,6 +26,15 @@ When propagation stalls we branch on the cell with the fewest candidates (minimu
 remaining values), which keeps the search tree small. Search states are plain Python
 lists that are copied on branching, which is cheap at these sizes.
 
+The search below is the readable reference. The exact work runs in its compiled twin,
+:mod:`verifiers.sudoku_core`, which reaches the same propagation fixpoints and takes the
+same branches in the same order (same counts, same solutions, same node counts; a property
+test compares them) and counts hard puzzles about 60x faster (docs/results.md). Inside
+``with python_solver():`` the reference runs instead. It also runs when values are
+shuffled by a numpy Generator (``guided_search(rng=...)``: the draws must come from that
+Generator, mid-search) and for boards above 62x62. ``check_solution``, which decides what
+counts as solved, never searches: it is plain Python rules.
+
 All results hold grids as lists of lists of Python ints so that they serialise to JSON
 directly; wrap them with ``np.array`` when an array is wanted.
 """
@@ -31,12 +42,15 @@ directly; wrap them with ``np.array`` when an array is wanted.
 from __future__ import annotations
 
 import enum
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Callable, Optional, Sequence
+from itertools import chain
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import sudoku_core
 from .common import Cell, VerifierInputError, format_cell, format_cells, is_int_value
 
 Grid = list[list[int]]
@@ -53,6 +67,9 @@ __all__ = [
     "count_solutions",
     "grid_to_string",
     "guided_search",
+    "minimal_puzzles",
+    "python_solver",
+    "search_effort",
 ]
 
 # How many individual "cell is empty" reasons to write before summarising the rest.
@@ -160,6 +177,12 @@ class _Layout:
                 self.cell_units.append(units)
                 for u in units:
                     self.unit_cells[u].append(r * n + c)
+        # The same tables as arrays, for the compiled core.
+        self.cell_units_array = np.array(self.cell_units, dtype=np.int64)
+        self.unit_cells_array = np.array(self.unit_cells, dtype=np.int64)
+        # Each cell's peers (the other cells of its row, column and box), ascending.
+        peers = [sorted({j for u in units for j in self.unit_cells[u]} - {i}) for i, units in enumerate(self.cell_units)]
+        self.peers_array = np.array(peers, dtype=np.int64).reshape(self.ncells, len(peers[0]))
         self.bit_to_digit = {1 << (d - 1): d for d in range(1, n + 1)}
         # A lookup table mask -> ascending digits saves work in the search's inner loop;
         # beyond 12 digits the table would be too large, so we compute on the fly.
@@ -228,6 +251,11 @@ def _to_grid(grid: Any, n: int, what: str) -> Grid:
         if grid.dtype.kind not in "iu":
             raise VerifierInputError(f"{what} must hold integers, got dtype {grid.dtype}")
         rows: Grid = grid.tolist()
+        # The range check in numpy: it runs before every search, where it used to cost
+        # more than a whole compiled search of an easy puzzle.
+        bad = [] if 0 <= grid.min() and grid.max() <= n else [
+            (int(r), int(c)) for r, c in np.argwhere((grid < 0) | (grid > n))
+        ]
     else:
         if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence):
             raise VerifierInputError(
@@ -255,8 +283,8 @@ def _to_grid(grid: Any, n: int, what: str) -> Grid:
                     )
                 out_row.append(int(value))
             rows.append(out_row)
+        bad = [(r, c) for r in range(n) for c in range(n) if not 0 <= rows[r][c] <= n]
 
-    bad = [(r, c) for r in range(n) for c in range(n) if not 0 <= rows[r][c] <= n]
     if bad:
         shown = ", ".join(f"{rows[r][c]} at {format_cell((r, c))}" for r, c in bad[:8])
         raise VerifierInputError(f"{what} has values outside 0..{n}: {shown}", bad)
@@ -483,41 +511,44 @@ def _search(
     node_limit: Optional[int],
     pick_cell: _CellPicker,
     order_values: _ValueOrder,
-) -> tuple[list[Grid], int, bool]:
+) -> tuple[list[Grid], int, bool, int]:
     """Exhaustive depth-first search with propagation at every node.
 
-    Returns (solutions found, nodes used, whether the node limit stopped the search).
-    A node is one value tried at a branching cell. The search stops after
-    ``max_solutions`` solutions, so with max_solutions=2 it proves uniqueness.
+    Returns (solutions found, nodes used, whether the node limit stopped the search, dead
+    ends). A node is one value tried at a branching cell; a dead end is a node whose
+    propagation met a contradiction. The search stops after ``max_solutions`` solutions,
+    so with max_solutions=2 it proves uniqueness.
     """
     n = lay.n
     solutions: list[Grid] = []
     start = _initial_state(grid, lay)
     if start is None:
-        return solutions, 0, False
+        return solutions, 0, False, 0
 
     # The stack holds pending decisions (parent values, parent masks, cell, digit). The
     # parent lists are shared by sibling decisions and never mutated after being pushed;
     # each decision copies them when it is tried.
     stack: list[tuple[list[int], list[int], int, int]] = []
 
-    def settle(vals: list[int], used: list[int]) -> None:
+    def settle(vals: list[int], used: list[int]) -> bool:
+        """Propagate and push the branching values; False on a contradiction."""
         cand = _propagate(lay, vals, used)
         if cand is None:
-            return
+            return False
         i = pick_cell(cand)
         if i < 0:
             solutions.append([vals[r * n : (r + 1) * n] for r in range(n)])
-            return
+            return True
         # Push in reverse so that the preferred value is popped (tried) first.
         for d in reversed(order_values(i, cand[i])):
             stack.append((vals, used, i, d))
+        return True
 
     settle(*start)
-    nodes = 0
+    nodes = dead_ends = 0
     while stack and len(solutions) < max_solutions:
         if node_limit is not None and nodes >= node_limit:
-            return solutions, nodes, True
+            return solutions, nodes, True, dead_ends
         parent_vals, parent_used, i, d = stack.pop()
         nodes += 1
         vals = parent_vals.copy()
@@ -528,19 +559,96 @@ def _search(
         used[a] |= bit
         used[b] |= bit
         used[c] |= bit
-        settle(vals, used)
-    return solutions, nodes, False
+        if not settle(vals, used):
+            dead_ends += 1
+    return solutions, nodes, False, dead_ends
+
+
+def _python_pickers(
+    lay: _Layout, scores: Optional[list[list[float]]], rng: Optional[np.random.Generator]
+) -> tuple[_CellPicker, _ValueOrder]:
+    """The branching rules of guided_search: MRV and ascending values, unless scores
+    (highest first, and the most confident among equally constrained cells) or rng
+    (shuffled values) say otherwise."""
+
+    def order_values(i: int, mask: int) -> Sequence[int]:
+        digits: Sequence[int] = lay.digits(mask)
+        if rng is not None:
+            digits = [digits[k] for k in rng.permutation(len(digits))]
+        if scores is not None:
+            cell_scores = scores[i]
+            # sorted() is stable: equal scores keep ascending (or shuffled) order.
+            digits = sorted(digits, key=lambda d: -cell_scores[d - 1])
+        return digits
+
+    def pick_confident(cand: list[int]) -> int:
+        # Minimum remaining values first; among equally constrained cells take the one
+        # whose best candidate the scores are most sure about.
+        assert scores is not None
+        best_k = min((m.bit_count() for m in cand if m), default=0)
+        if best_k == 0:
+            return -1
+        best_i, best_conf = -1, -float("inf")
+        for i, m in enumerate(cand):
+            if m and m.bit_count() == best_k:
+                cell_scores = scores[i]
+                conf = max(cell_scores[d - 1] for d in lay.digits(m))
+                if conf > best_conf:
+                    best_i, best_conf = i, conf
+        return best_i
+
+    return (_pick_mrv if scores is None else pick_confident), order_values
+
+
+# Limits above this are as good as none (and would not fit the core's int64).
+_INT64_CAP = 2**62
+
+# Whether the exact search may use the compiled core (see python_solver).
+_use_core = True
+
+
+@contextmanager
+def python_solver() -> Iterator[None]:
+    """Within this block every search runs the readable pure-Python reference instead of
+    the compiled core (for tests that compare the two, and benchmarks). Not thread-safe."""
+    global _use_core
+    before, _use_core = _use_core, False
+    try:
+        yield
+    finally:
+        _use_core = before
+
+
+def _run_search(
+    lay: _Layout,
+    grid: Grid,
+    max_solutions: int,
+    node_limit: Optional[int] = None,
+    scores: Optional[list[list[float]]] = None,
+    rng: Optional[np.random.Generator] = None,
+) -> tuple[list[Grid], int, bool, int]:
+    """The exact search (see _search for what it returns): compiled when it can be."""
+    n = lay.n
+    if not _use_core or rng is not None or n > sudoku_core.MAX_N:
+        pick_cell, order_values = _python_pickers(lay, scores, rng)
+        return _search(lay, grid, max_solutions=max_solutions, node_limit=node_limit,
+                       pick_cell=pick_cell, order_values=order_values)
+    found, nodes, dead_ends, hit = sudoku_core.search(
+        np.fromiter(chain.from_iterable(grid), dtype=np.int64, count=n * n),
+        lay.cell_units_array,
+        lay.unit_cells_array,
+        lay.peers_array,
+        n,
+        min(max_solutions, _INT64_CAP),  # beyond int64 both mean "no limit"
+        -1 if node_limit is None else min(node_limit, _INT64_CAP),
+        np.zeros((0, n)) if scores is None else np.array(scores, dtype=np.float64),
+    )
+    solutions = [row.reshape(n, n).tolist() for row in found]
+    return solutions, int(nodes), bool(hit), int(dead_ends)
 
 
 def _count(lay: _Layout, grid: Grid, limit: int) -> tuple[int, list[Grid], int]:
-    solutions, nodes, _ = _search(
-        lay,
-        grid,
-        max_solutions=limit,
-        node_limit=None,
-        pick_cell=_pick_mrv,
-        order_values=lambda i, mask: lay.digits(mask),
-    )
+    solutions, nodes, _, _ = _run_search(lay, grid, limit)
     return len(solutions), solutions, nodes
 
 
@@ -631,6 +739,7 @@ def guided_search(
     Nodes are counted exactly as in :func:`count_solutions` (one per value tried at a
     branching cell), so node counts with and without scores are directly comparable.
     Returns the first solution found. Raises VerifierInputError on malformed input.
+    The compiled core does the search, except with ``rng`` (see the module notes).
     """
     n = _board_size(box_rows, box_cols)
     grid = _to_grid(puzzle, n, "puzzle")
@@ -640,45 +749,56 @@ def guided_search(
     if rng is not None and not isinstance(rng, np.random.Generator):
         raise VerifierInputError(f"rng must be a numpy Generator, got {type(rng).__name__}")
     scores = None if value_scores is None else _scores_to_rows(value_scores, n)
-
-    def order_values(i: int, mask: int) -> Sequence[int]:
-        digits: Sequence[int] = lay.digits(mask)
-        if rng is not None:
-            digits = [digits[k] for k in rng.permutation(len(digits))]
-        if scores is not None:
-            cell_scores = scores[i]
-            # sorted() is stable: equal scores keep ascending (or shuffled) order.
-            digits = sorted(digits, key=lambda d: -cell_scores[d - 1])
-        return digits
-
-    def pick_confident(cand: list[int]) -> int:
-        # Minimum remaining values first; among equally constrained cells take the one
-        # whose best candidate the scores are most sure about.
-        best_k = min((m.bit_count() for m in cand if m), default=0)
-        if best_k == 0:
-            return -1
-        best_i, best_conf = -1, -float("inf")
-        for i, m in enumerate(cand):
-            if m and m.bit_count() == best_k:
-                cell_scores = scores[i]
-                conf = max(cell_scores[d - 1] for d in lay.digits(m))
-                if conf > best_conf:
-                    best_i, best_conf = i, conf
-        return best_i
-
-    solutions, nodes, hit_limit = _search(
-        lay,
-        grid,
-        max_solutions=1,
-        node_limit=None if node_limit is None else int(node_limit),
-        pick_cell=_pick_mrv if scores is None else pick_confident,
-        order_values=order_values,
+    solutions, nodes, hit_limit, _ = _run_search(
+        lay, grid, 1, None if node_limit is None else int(node_limit), scores, rng
     )
     if solutions:
         return SearchResult(status=SearchStatus.SOLVED, solution=solutions[0], nodes=nodes)
     if hit_limit:
         return SearchResult(status=SearchStatus.NODE_LIMIT, nodes=nodes)
     return SearchResult(status=SearchStatus.NO_SOLUTION, nodes=nodes)
+
+
+def search_effort(puzzle: Any, box_rows: int, box_cols: int) -> int:
+    """How hard a puzzle is for the fixed exact solver: the dead ends (values whose
+    propagation ends in a contradiction) of count_solutions(limit=2), i.e. the backtracks
+    it needs to solve the puzzle and prove it unique. 0 means propagation alone solves it.
+
+    Like Sudoku-Extreme's rating (tdoku's backtracks), but of this solver (naked and hidden
+    singles, MRV), so the numbers of the two are not interchangeable. Renaming the digits
+    does not change it. Raises VerifierInputError on malformed input.
+    """
+    n = _board_size(box_rows, box_cols)
+    grid = _to_grid(puzzle, n, "puzzle")
+    return _run_search(_layout(int(box_rows), int(box_cols)), grid, 2)[3]
+
+
+def minimal_puzzles(
+    count: int, box_rows: int, box_cols: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``count`` random minimal puzzles: unique, and removing any clue makes them ambiguous.
+
+    Each is made from a random complete grid by blanking the cells in random order, putting
+    a clue back whenever the puzzle would stop being unique. Returns (puzzles, solutions) as
+    (count, n, n) int64 arrays and the ratings (:func:`search_effort`) as a (count,) array.
+    All randomness comes from ``rng``, so a seeded Generator gives the same puzzles.
+    """
+    n = _board_size(box_rows, box_cols)
+    if not is_int_value(count) or int(count) < 0:
+        raise VerifierInputError(f"count must be a non-negative integer, got {count!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise VerifierInputError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    if n > sudoku_core.MAX_N:
+        raise VerifierInputError(f"minimal_puzzles supports boards up to {sudoku_core.MAX_N}x{sudoku_core.MAX_N}")
+    lay = _layout(int(box_rows), int(box_cols))
+    count, cells = int(count), n * n
+    # Random value scores make the first solution of the empty board a random grid.
+    scores = rng.random((count, cells, n))
+    orders = rng.permuted(np.tile(np.arange(cells, dtype=np.int64), (count, 1)), axis=1)
+    puzzles, solutions, ratings = sudoku_core.minimal_puzzles(
+        scores, orders, lay.cell_units_array, lay.unit_cells_array, lay.peers_array, n
+    )
+    return puzzles.reshape(count, n, n), solutions.reshape(count, n, n), ratings
 
 
 # --------------------------------------------------------------------------------------

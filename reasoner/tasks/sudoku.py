@@ -21,6 +21,16 @@ BLANK_CHARS = ".0_*?"
 SEPARATOR_CHARS = "|+-,;/\\"
 
 
+# generate_minimal gives up when this many minimal puzzles in a row missed the requested ranges.
+_MAX_FRUITLESS_TRIES = 50_000
+
+
+def _range(text: str) -> tuple[int, int]:
+    """"A" or "A-B" of a generator spec -> (A, A) or (A, B)."""
+    lo, _, hi = text.partition("-")
+    return int(lo), int(hi or lo)
+
+
 class ContradictoryPuzzleError(PuzzleInputError):
     """The givens themselves break a rule (a digit twice in a row, column or box)."""
 
@@ -196,6 +206,54 @@ class SudokuTask(Task):
         bar.close()
         return puzzles, solutions
 
+    def generate_minimal(
+        self,
+        count: int,
+        givens: tuple[int, int],
+        rng: np.random.Generator,
+        rating: tuple[int, int] | None = None,
+        progress: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`count` minimal puzzles (unique; no clue can be removed) with a number of givens in
+        `givens` and, if given, a rating (`search_effort`: the exact solver's dead ends) in `rating`.
+
+        Each comes from a random complete grid whose cells are blanked in random order, a clue
+        being put back whenever the puzzle would stop being unique (verifiers.sudoku.minimal_puzzles);
+        those outside the ranges are dropped. 9x9 puzzles made so have 21-28 givens (81% have
+        23-25) and 97% are rated below 10 (docs/results.md, "Hard-puzzle generator").
+        """
+        n, cells = self.size, self.seq_len
+        lo, hi = givens
+        if count < 0:
+            raise ValueError(f"count must be at least 0, got {count}")
+        if not 0 <= lo <= hi <= cells:
+            raise ValueError(f"givens must satisfy 0 <= min <= max <= {cells}, got {givens}")
+        if rating is not None and not 0 <= rating[0] <= rating[1]:
+            raise ValueError(f"rating must satisfy 0 <= min <= max, got {rating}")
+        puzzles = np.zeros((count, n, n), dtype=np.int64)
+        solutions = np.zeros((count, n, n), dtype=np.int64)
+        made = tried = 0
+        batch = min(max(count, 64), 2048)  # fixed by count alone, so a seed gives the same puzzles
+        bar = tqdm(total=count, desc=f"generating minimal {n}x{n} sudoku", disable=not progress, leave=False)
+        while made < count:
+            if made == 0 and tried >= _MAX_FRUITLESS_TRIES:
+                raise ValueError(f"none of {tried} minimal {n}x{n} puzzles had {lo}-{hi} givens"
+                                 + (f" and a rating of {rating[0]}-{rating[1]}" if rating else "")
+                                 + "; widen the ranges")
+            batch_puzzles, batch_solutions, ratings = sudoku_rules.minimal_puzzles(batch, self.box_rows, self.box_cols, rng)
+            tried += batch
+            clues = (batch_puzzles > 0).sum(axis=(1, 2))
+            keep = (lo <= clues) & (clues <= hi)
+            if rating is not None:
+                keep &= (rating[0] <= ratings) & (ratings <= rating[1])
+            chosen = np.flatnonzero(keep)[: count - made]
+            puzzles[made : made + len(chosen)] = batch_puzzles[chosen]
+            solutions[made : made + len(chosen)] = batch_solutions[chosen]
+            made += len(chosen)
+            bar.update(len(chosen))
+        bar.close()
+        return puzzles, solutions
+
     def load_file(self, path: str | Path, rows: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Puzzles from a text file, one per line (the 81-character format of ../shared/data/sudoku).
 
@@ -241,21 +299,34 @@ class SudokuTask(Task):
             gen:count=2000,blanks=40          generated, exactly 40 blanks, unique solutions
             gen:count=2000,blanks=30-50       a blank count drawn per puzzle from 30..50
             gen:count=500,blanks=12,unique=0  solutions need not be unique (faster)
+            gen:count=2000,givens=17-25       minimal puzzles with 17..25 givens (see generate_minimal)
+            gen:count=2000,givens=17-30,rating=10-1000   ... rated 10..1000 (the exact solver's dead ends)
             file:PATH                         a puzzle file (see load_file)
             file:PATH[0:900]                  lines 0..899 of it
         """
-        spec = parse_source(source, {"count", "blanks", "unique"}, {"count", "blanks"},
-                            "need count=N,blanks=A[-B][,unique=0|1]")
-        if spec.kind == "gen":
-            lo, _, hi = spec.options["blanks"].partition("-")
-            try:
-                count, blanks = int(spec.options["count"]), (int(lo), int(hi or lo))
-            except ValueError:
-                raise ValueError(f"bad generator spec {source!r}: count and blanks must be whole numbers") from None
-            unique = spec.options.get("unique", "1") != "0"
-            puzzles, solutions = self.generate(count, blanks, rng, unique=unique, progress=progress)
-        else:
+        usage = "need count=N and blanks=A[-B][,unique=0|1] or givens=A[-B][,rating=A[-B]]"
+        spec = parse_source(source, {"count", "blanks", "unique", "givens", "rating"}, {"count"}, usage)
+        if spec.kind == "file":
             puzzles, solutions = self.load_file(spec.path, spec.rows)
+            return self.examples_from_grids(puzzles, solutions)
+        options = spec.options
+        if ("blanks" in options) == ("givens" in options):
+            raise ValueError(f"bad generator spec {source!r}: give either blanks or givens ({usage})")
+        if "rating" in options and "givens" not in options:
+            raise ValueError(f"bad generator spec {source!r}: rating goes with givens (minimal puzzles)")
+        if "givens" in options and options.get("unique", "1") == "0":
+            raise ValueError(f"bad generator spec {source!r}: minimal puzzles (givens=) are always unique")
+        try:
+            count = int(options["count"])
+            ranges = {key: _range(options[key]) for key in ("blanks", "givens", "rating") if key in options}
+        except ValueError:
+            raise ValueError(f"bad generator spec {source!r}: count, blanks, givens and rating must be "
+                             "whole numbers (A or A-B)") from None
+        if "blanks" in ranges:
+            unique = options.get("unique", "1") != "0"
+            puzzles, solutions = self.generate(count, ranges["blanks"], rng, unique=unique, progress=progress)
+        else:
+            puzzles, solutions = self.generate_minimal(count, ranges["givens"], rng, ranges.get("rating"), progress=progress)
         return self.examples_from_grids(puzzles, solutions)
 
     # -- verification -------------------------------------------------------------------------

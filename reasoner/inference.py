@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,9 +27,9 @@ from pydantic import BaseModel
 from verifiers import maze as maze_rules
 from verifiers import sudoku as sudoku_rules
 
-from .act import run_segments
+from .act import answer_probabilities, wants_halt
 from .checkpoint import load_checkpoint
-from .model import HRM
+from .model import HRM, Carry
 from .tasks import ContradictoryPuzzleError, MazeTask, PuzzleInputError, SudokuTask, Task
 from .tasks.maze import UnreachableGoalError, maze_side
 from .tasks.sudoku import SEPARATOR_CHARS
@@ -36,6 +37,14 @@ from .tasks.sudoku import SEPARATOR_CHARS
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
 SUDOKU_SIZES = {16: "sudoku-4x4", 36: "sudoku-6x6", 81: "sudoku-9x9"}
 REPAIR_CONFIDENCE = 0.9
+# The repair's second HRM run only when it adds this many cells: on the shipped sudoku-9x9, of 94
+# repairs of generated 45-55-blank puzzles none that added fewer succeeded (the successes added 5-39);
+# on hard puzzles the model is rarely confident, so they go straight to the search.
+REPAIR_MIN_NEW_CELLS = 5
+# halting="verified" gives a puzzle up once the Q-head, from its second segment on, rates its answer
+# below sigmoid(-6) = 0.25% likely right. Measured on the shipped sudoku-9x9 (docs/benchmarks.md):
+# no puzzle it later solved ever scored this low, while on Sudoku-Extreme it stops every puzzle at 2.
+GIVE_UP_LOGIT = -6.0
 
 
 class SolveResult(BaseModel):
@@ -155,10 +164,11 @@ def solve(
     *,
     checkpoint: str | Path | None = None,
     segments: int | None = None,
-    halting: Literal["act", "fixed"] = "act",
+    halting: Literal["act", "verified", "fixed"] = "verified",
     repair: bool = True,
     device: str | None = None,
     batch_size: int = 256,
+    precision: Literal["auto", "bf16", "fp32"] = "auto",
 ) -> SolveResult | list[SolveResult]:
     """Solve one puzzle or many.
 
@@ -166,10 +176,15 @@ def solve(
     list of them / a 3-D array (then a list of results comes back, in order). Blanks are `.`, `0`
     or `_`. 4x4, 6x6 and 9x9 sudoku are recognised by their size.
     `segments`: how many segments the HRM runs at most (default: the checkpoint's M_max). With
-    `halting="act"` (default) each puzzle's answer is taken at the segment where the Q-head halts,
-    as the paper's ACT intends; `"fixed"` takes the answer after all `segments` (the reference's
-    evaluation convention). A model can halt early with a right answer and drift in segments
-    it was never trained to run, so "act" is the better default.
+    `halting="verified"` (default) each puzzle stops at the first segment whose answer the rule
+    checker accepts, or gives up once the Q-head rates its answer hopeless (GIVE_UP_LOGIT), so more
+    segments cost only the puzzles that need them; `"act"` takes the answer where the Q-head halts,
+    as the paper's ACT intends; `"fixed"` after all `segments` (the reference's evaluation
+    convention). `halted_at` reports the Q-head's halt in every mode. "verified" is the default
+    because the shipped sudoku-9x9's Q-head halts at M_max on every benchmark puzzle, while most
+    40-blank puzzles verify after 2-3 segments (docs/benchmarks.md).
+    `precision`: "auto" runs in bf16 where the device computes in bf16 natively (AVX512-BF16/AMX
+    CPUs, CUDA), fp32 elsewhere; "bf16" / "fp32" force one.
     `repair=False` returns the HRM's verdict alone (answer None when it was wrong).
     `task="maze"`: mazes in the `# SGo` text form (N lines, or one N*N-character line, or a list
     of them), answered by the `maze-NxN` checkpoint; a wrong HRM path is replaced by the exact
@@ -177,7 +192,7 @@ def solve(
     Raises PuzzleInputError (or its subclass ContradictoryPuzzleError) for unusable input.
     """
     if task == "maze":
-        return _solve_mazes(puzzles, checkpoint, segments, halting, repair, device or default_device(), batch_size)
+        return _solve_mazes(puzzles, checkpoint, segments, halting, repair, device or default_device(), batch_size, precision)
     if task != "sudoku":
         raise ValueError(f"unknown task {task!r}; available: sudoku, maze")
     batch = _is_batch(puzzles)
@@ -185,7 +200,8 @@ def solve(
     device = device or default_device()
 
     def solve_chunk(model, task_obj, grids, verdicts, path, variant):
-        return _solve_sudoku_chunk(model, task_obj, np.stack(grids), list(verdicts), segments, halting, repair, device, path, variant)
+        return _solve_sudoku_chunk(model, task_obj, np.stack(grids), list(verdicts), segments, halting, repair, device, path,
+                                   variant, precision)
 
     return _solve_in_groups(items, batch, "puzzle", _sudoku_variant, _prepare_sudoku, solve_chunk, checkpoint, device, batch_size)
 
@@ -229,25 +245,85 @@ def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, 
     return results if batch else results[0]
 
 
-def _answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str):
-    """Token probabilities [B, seq, vocab] where each grid's answer is read (its ACT halt, or after all
-    `segments`), and the halting segments [B]."""
+def bf16_native(device: str) -> bool:
+    """Does this device do bf16 arithmetic natively? On a CPU without AVX512-BF16 or AMX, autocast
+    to bf16 only adds conversions, so fp32 is faster there."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def _autocast(device: str, precision: str):
+    """bf16 autocast for "bf16" (and for "auto" where the device has native bf16), else fp32."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be auto, bf16 or fp32, not {precision!r}")
+    wanted = precision == "bf16" or (precision == "auto" and bf16_native(device))
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=wanted)
+
+
+@dataclass
+class _Answers:
+    probs: torch.Tensor  # [B, seq, vocab] fp32, at the segment each puzzle's answer was taken
+    used: np.ndarray  # [B] segments run
+    halted_at: np.ndarray  # [B] first segment after which the Q-head would halt (else the last one run)
+    gave_up: np.ndarray  # [B] stopped because the Q-head rated the answer hopeless ("verified")
+
+
+@torch.inference_mode()
+def _answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str, precision: str = "auto") -> _Answers:
+    """Run segments until each puzzle stops: at its Q-head's halt ("act"), at the first segment whose
+    answer the verifier accepts ("verified"; or, from the second segment on, when the Q-head gives
+    the answer under sigmoid(GIVE_UP_LOGIT) of being right), or after all `segments` ("fixed"). A
+    stopped puzzle leaves the batch, so later segments cost only the puzzles still running."""
+    grids = np.stack(grids)
+    count = len(grids)
     inputs = torch.from_numpy(np.stack([task.encode(g) for g in grids])).to(device)
-    ids = torch.zeros(len(grids), dtype=torch.long, device=device)
-    trace = run_segments(model, inputs, ids, segments)
-    halt_step = trace.halt_step.cpu().numpy()
-    if halting == "act":
-        return torch.stack(trace.probs)[torch.from_numpy(halt_step - 1), torch.arange(len(grids))], halt_step
-    return trace.probs[-1], halt_step
+    ids = torch.zeros(count, dtype=torch.long, device=device)
+    carry = model.initial_carry(count, device)
+    probs = torch.empty(count, inputs.shape[1], model.cfg.vocab_size)
+    used = np.full(count, segments)
+    halted_at = np.zeros(count, dtype=np.int64)  # 0: not yet
+    gave_up = np.zeros(count, dtype=bool)
+    live = np.arange(count)  # rows still running
+    with _autocast(device, precision):
+        for segment in range(1, segments + 1):
+            out = model(carry, inputs, ids)
+            seg_probs = answer_probabilities(out.logits, model.cfg.loss).cpu()
+            q_halts = wants_halt(model, out.q_halt, out.q_continue).cpu().numpy()
+            halted_at[live[q_halts & (halted_at[live] == 0)]] = segment
+            if segment == segments:
+                done = np.ones(len(live), dtype=bool)
+            elif halting == "act":
+                done = q_halts
+            elif halting == "verified":
+                accepted = task.accepts(grids[live], seg_probs.argmax(-1).numpy())
+                hopeless = (out.q_halt < GIVE_UP_LOGIT).cpu().numpy() & (segment >= 2) & ~accepted
+                gave_up[live[hopeless]] = True
+                done = accepted | hopeless
+            else:
+                done = np.zeros(len(live), dtype=bool)
+            probs[live[done]] = seg_probs[done]
+            used[live[done]] = segment
+            if done.all():
+                break
+            if done.any():
+                keep = torch.from_numpy(~done).to(device)
+                live, inputs, ids = live[~done], inputs[keep], ids[keep]
+                carry = Carry(out.carry.z_H[keep], out.carry.z_L[keep])
+            else:
+                carry = out.carry
+    halted_at = np.where(halted_at == 0, used, halted_at)
+    return _Answers(probs, used, halted_at, gave_up)
 
 
-def _run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str):
-    """HRM answers for a stack of grids: (answers [B,n,n], digit probabilities [B,n,n,n], halt step [B])."""
-    probs, halt_step = _answer_probs(model, task, grids, segments, halting, device)
+def _run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str,
+               precision: str = "auto"):
+    """HRM answers for a stack of grids: (answers [B,n,n], digit probabilities [B,n,n,n], the run's _Answers)."""
+    run = _answer_probs(model, task, grids, segments, halting, device, precision)
     n = task.size
-    digit_probs = probs[..., 2 : 2 + n].cpu().numpy().reshape(len(grids), n, n, n)  # tokens 2.. are digits 1..
+    digit_probs = run.probs[..., 2 : 2 + n].numpy().reshape(len(grids), n, n, n)  # tokens 2.. are digits 1..
     answers = digit_probs.argmax(-1) + 1
-    return answers, digit_probs, halt_step
+    return answers, digit_probs, run
 
 
 def _confident_consistent_cells(task: SudokuTask, puzzle: np.ndarray, answer: np.ndarray, confidence: np.ndarray) -> np.ndarray:
@@ -271,9 +347,10 @@ def _confident_consistent_cells(task: SudokuTask, puzzle: np.ndarray, answer: np
     return partial
 
 
-def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halting, repair, device, ckpt, variant):
+def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halting, repair, device, ckpt, variant,
+                        precision="auto"):
     segments = segments or model.cfg.halt_max_steps
-    answers, digit_probs, halt_step = _run_model(model, task, grids, segments, halting, device)
+    answers, digit_probs, run = _run_model(model, task, grids, segments, halting, device, precision)
     confidence = digit_probs.max(-1)
     final = [None] * len(grids)  # (answer, path, nodes)
     rejected = {}
@@ -287,11 +364,15 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
     todo = [i for i in rejected if verdicts[i].status is not sudoku_rules.PuzzleStatus.NO_SOLUTION]
     if repair and todo:
         # Re-run the HRM with its own confident, mutually consistent cells fixed as givens.
-        partials = np.stack([_confident_consistent_cells(task, grids[i], answers[i], confidence[i]) for i in todo])
-        retry, retry_probs, _ = _run_model(model, task, partials, segments, halting, device)
-        for j, i in enumerate(todo):
-            if task.verify(grids[i], retry[j]).ok:
-                final[i] = (retry[j], "hrm+repair", 0)
+        partials = {i: _confident_consistent_cells(task, grids[i], answers[i], confidence[i]) for i in todo}
+        rerun = [i for i in todo if (partials[i] != grids[i]).sum() >= REPAIR_MIN_NEW_CELLS]
+        retry = {}
+        if rerun:
+            again, _, _ = _run_model(model, task, np.stack([partials[i] for i in rerun]), segments, halting, device, precision)
+            retry = dict(zip(rerun, again))
+        for i in todo:
+            if i in retry and task.verify(grids[i], retry[i]).ok:
+                final[i] = (retry[i], "hrm+repair", 0)
             else:
                 # Exhaustive search, value order from the model's (first-pass) probabilities.
                 found = sudoku_rules.guided_search(grids[i], task.box_rows, task.box_cols, value_scores=digit_probs[i])
@@ -317,8 +398,8 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
             task=variant, puzzle=grid.tolist(), status=status,
             answer=None if answer is None else np.asarray(answer).tolist(), verified=answer is not None, path=path,
             model_answer=answers[i].tolist(), model_correct=i not in rejected,
-            confidence=confidence[i].round(4).tolist(), segments_used=int(halt_step[i]) if halting == "act" else segments,
-            halted_at=int(halt_step[i]), search_nodes=nodes,
+            confidence=confidence[i].round(4).tolist(), segments_used=int(run.used[i]),
+            halted_at=int(run.halted_at[i]), search_nodes=nodes,
             model_errors=list(rejected.get(i, [])), notes=notes, checkpoint=ckpt,
         ))
     return results
@@ -344,12 +425,13 @@ def _is_maze_batch(puzzles: Any) -> bool:
     raise PuzzleInputError(f"cannot read a maze from a {type(puzzles).__name__}")
 
 
-def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size) -> MazeSolveResult | list[MazeSolveResult]:
+def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size,
+                 precision="auto") -> MazeSolveResult | list[MazeSolveResult]:
     batch = _is_maze_batch(puzzles)
     items = list(puzzles) if batch else [puzzles]
 
     def solve_chunk(model, task_obj, grids, reachable, path, variant):
-        return _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device, path, variant)
+        return _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device, path, variant, precision)
 
     return _solve_in_groups(items, batch, "maze", _maze_variant, _prepare_maze, solve_chunk, checkpoint, device, batch_size)
 
@@ -368,11 +450,12 @@ def _prepare_maze(task: MazeTask, item: Any) -> tuple[np.ndarray, bool]:
         return err.grid, False
 
 
-def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting, repair, device, ckpt, variant):
+def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting, repair, device, ckpt, variant,
+                      precision="auto"):
     segments = segments or model.cfg.halt_max_steps
-    probs, halt_step = _answer_probs(model, task, grids, segments, halting, device)
-    tokens = probs.argmax(-1).cpu().numpy()
-    confidence = probs.max(-1).values.cpu().numpy().reshape(len(grids), task.size, task.size)
+    run = _answer_probs(model, task, grids, segments, halting, device, precision)
+    tokens = run.probs.argmax(-1).numpy()
+    confidence = run.probs.max(-1).values.numpy().reshape(len(grids), task.size, task.size)
     results = []
     for i, grid in enumerate(grids):
         rows = ["".join(r) for r in grid.tolist()]
@@ -397,7 +480,7 @@ def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting
             task=variant, puzzle=rows, status=status, answer=answer, verified=answer is not None, path=path,
             path_length=length, model_answer=model_rows, model_correct=path == "hrm", model_matches_label=matches,
             model_errors=errors, confidence=confidence[i].round(4).tolist(),
-            segments_used=int(halt_step[i]) if halting == "act" else segments, halted_at=int(halt_step[i]),
+            segments_used=int(run.used[i]), halted_at=int(run.halted_at[i]),
             checkpoint=ckpt,
         ))
     return results

@@ -7,9 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from .inference import solve
+from .inference import SUDOKU_BOXES, solve
 from .tasks import MazeTask, PuzzleInputError, SudokuTask
 
 EPILOG = """
@@ -67,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.segments is not None and args.segments < 1:
         print("error: --segments must be at least 1", file=sys.stderr)
         return 2
+    from tqdm.auto import tqdm  # here, not at the top: bad input is reported before it loads
+
     results = []
     chunk = 256
     try:
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.task == "maze":
             print_maze(result)
         else:
-            task = SudokuTask(*{16: (2, 2), 36: (2, 3), 81: (3, 3)}[len(result.puzzle) ** 2])
+            task = SudokuTask(*SUDOKU_BOXES[len(result.puzzle)])
             produced_by = {"hrm": "the HRM alone", "hrm+repair": "the HRM after a model-guided repair",
                            "search": "a search guided by the HRM's probabilities", "none": "nothing"}[result.path]
             print(f"{result.status}: {'verified by the rule checker, ' if result.verified else 'no verified answer; '}"

@@ -18,24 +18,28 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 from pydantic import BaseModel
 
 from verifiers import maze as maze_rules
 from verifiers import sudoku as sudoku_rules
 
-from .act import answer_probabilities, wants_halt
-from .checkpoint import load_checkpoint
-from .model import HRM, Carry
 from .tasks import ContradictoryPuzzleError, MazeTask, PuzzleInputError, SudokuTask, Task
 from .tasks.maze import UnreachableGoalError, maze_side
 from .tasks.sudoku import SEPARATOR_CHARS
 
+# torch and the model load only when a model runs (torch takes ~1.5 s to import), so bad input is
+# reported at once: the functions that need them import them.
+if TYPE_CHECKING:
+    import torch
+
+    from .model import HRM
+
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
 SUDOKU_SIZES = {16: "sudoku-4x4", 36: "sudoku-6x6", 81: "sudoku-9x9"}
+SUDOKU_BOXES = {4: (2, 2), 6: (2, 3), 9: (3, 3)}  # box rows x columns by side
 REPAIR_CONFIDENCE = 0.9
 # The repair's second HRM run only when it adds this many cells: on the shipped sudoku-9x9, of 94
 # repairs of generated 45-55-blank puzzles none that added fewer succeeded (the successes added 5-39);
@@ -94,6 +98,8 @@ class MazeSolveResult(BaseModel):
 
 @functools.lru_cache(maxsize=8)
 def _load(path: str, device: str) -> tuple[HRM, Task, Any]:
+    from .checkpoint import load_checkpoint
+
     return load_checkpoint(path, device)
 
 
@@ -113,6 +119,8 @@ def _model_for(variant: str, checkpoint: str | Path | None, device: str) -> tupl
 
 
 def default_device() -> str:
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -192,16 +200,15 @@ def solve(
     Raises PuzzleInputError (or its subclass ContradictoryPuzzleError) for unusable input.
     """
     if task == "maze":
-        return _solve_mazes(puzzles, checkpoint, segments, halting, repair, device or default_device(), batch_size, precision)
+        return _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size, precision)
     if task != "sudoku":
         raise ValueError(f"unknown task {task!r}; available: sudoku, maze")
     batch = _is_batch(puzzles)
     items = list(puzzles) if batch else [_as_single(puzzles)]
-    device = device or default_device()
 
     def solve_chunk(model, task_obj, grids, verdicts, path, variant):
-        return _solve_sudoku_chunk(model, task_obj, np.stack(grids), list(verdicts), segments, halting, repair, device, path,
-                                   variant, precision)
+        return _solve_sudoku_chunk(model, task_obj, np.stack(grids), list(verdicts), segments, halting, repair,
+                                   device or default_device(), path, variant, precision)
 
     return _solve_in_groups(items, batch, "puzzle", _sudoku_variant, _prepare_sudoku, solve_chunk, checkpoint, device, batch_size)
 
@@ -214,7 +221,7 @@ def _prepare_sudoku(task: SudokuTask, item: Any) -> tuple[np.ndarray, sudoku_rul
     return grid, verdict
 
 
-def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, solve_chunk, checkpoint, device: str,
+def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, solve_chunk, checkpoint, device: str | None,
                      batch_size: int):
     """Sudoku and maze alike: group the items by variant (one model each), `prepare` every item (parse and
     check; an error names the item in a batch), solve chunks of `batch_size`; results in input order."""
@@ -228,26 +235,38 @@ def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, 
             groups.setdefault(variant_of(item), []).append(i)
         except PuzzleInputError as err:
             raise named(err, i) from None
+    # Every item is checked before any model loads: bad input is reported without waiting for torch.
+    prepared: dict[int, tuple] = {}
+    for variant, indices in groups.items():
+        task_obj = _task_of(variant)
+        for i in indices:
+            try:
+                prepared[i] = prepare(task_obj, items[i])
+            except PuzzleInputError as err:
+                raise named(err, i) from None
     results: list = [None] * len(items)
     for variant, indices in groups.items():
-        path, model, task_obj = _model_for(variant, checkpoint, device)
+        path, model, task_obj = _model_for(variant, checkpoint, device or default_device())
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
-            prepared = []
-            for i in chunk:
-                try:
-                    prepared.append(prepare(task_obj, items[i]))
-                except PuzzleInputError as err:
-                    raise named(err, i) from None
-            grids, facts = zip(*prepared)
+            grids, facts = zip(*(prepared[i] for i in chunk))
             for i, result in zip(chunk, solve_chunk(model, task_obj, grids, facts, str(path), variant)):
                 results[i] = result
     return results if batch else results[0]
 
 
+def _task_of(variant: str) -> Task:
+    """The task a variant name stands for ("sudoku-9x9": 3x3 boxes; "maze-9x9"), as its checkpoint's card must say."""
+    name, shape = variant.split("-")
+    side = int(shape.split("x")[0])
+    return SudokuTask(*SUDOKU_BOXES[side]) if name == "sudoku" else MazeTask(side)
+
+
 def bf16_native(device: str) -> bool:
     """Does this device do bf16 arithmetic natively? On a CPU without AVX512-BF16 or AMX, autocast
     to bf16 only adds conversions, so fp32 is faster there."""
+    import torch
+
     if device.startswith("cuda"):
         return torch.cuda.is_bf16_supported()
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
@@ -255,6 +274,8 @@ def bf16_native(device: str) -> bool:
 
 def _autocast(device: str, precision: str):
     """bf16 autocast for "bf16" (and for "auto" where the device has native bf16), else fp32."""
+    import torch
+
     if precision not in ("auto", "bf16", "fp32"):
         raise ValueError(f"precision must be auto, bf16 or fp32, not {precision!r}")
     wanted = precision == "bf16" or (precision == "auto" and bf16_native(device))
@@ -269,12 +290,16 @@ class _Answers:
     gave_up: np.ndarray  # [B] stopped because the Q-head rated the answer hopeless ("verified")
 
 
-@torch.inference_mode()
 def _answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str, precision: str = "auto") -> _Answers:
     """Run segments until each puzzle stops: at its Q-head's halt ("act"), at the first segment whose
     answer the verifier accepts ("verified"; or, from the second segment on, when the Q-head gives
     the answer under sigmoid(GIVE_UP_LOGIT) of being right), or after all `segments` ("fixed"). A
     stopped puzzle leaves the batch, so later segments cost only the puzzles still running."""
+    import torch
+
+    from .act import answer_probabilities, wants_halt
+    from .model import Carry
+
     grids = np.stack(grids)
     count = len(grids)
     inputs = torch.from_numpy(np.stack([task.encode(g) for g in grids])).to(device)
@@ -285,7 +310,7 @@ def _answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, de
     halted_at = np.zeros(count, dtype=np.int64)  # 0: not yet
     gave_up = np.zeros(count, dtype=bool)
     live = np.arange(count)  # rows still running
-    with _autocast(device, precision):
+    with torch.inference_mode(), _autocast(device, precision):
         for segment in range(1, segments + 1):
             out = model(carry, inputs, ids)
             seg_probs = answer_probabilities(out.logits, model.cfg.loss).cpu()
@@ -431,7 +456,8 @@ def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_s
     items = list(puzzles) if batch else [puzzles]
 
     def solve_chunk(model, task_obj, grids, reachable, path, variant):
-        return _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device, path, variant, precision)
+        return _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device or default_device(), path,
+                                 variant, precision)
 
     return _solve_in_groups(items, batch, "maze", _maze_variant, _prepare_maze, solve_chunk, checkpoint, device, batch_size)
 

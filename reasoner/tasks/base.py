@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+IGNORE_LABEL = -100  # the label of a position no loss supervises (the losses skip it)
 
 
 def default_data_dir() -> Path:

@@ -169,7 +169,10 @@ def main() -> int:
     parser.add_argument("--puzzles", type=int, default=30, help="hard puzzles (17-25 givens) timed one at a time")
     parser.add_argument("--batch", type=int, default=256, help="batch for the arithmetic rate")
     parser.add_argument("--accuracy-puzzles", type=int, default=256, help="generated puzzles per blank count")
+    parser.add_argument("--threads", type=int, help="intra-op threads (default: torch's); 1 on a CPU other jobs keep busy")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     task = SudokuTask(3, 3)
     model, _, _ = _load(str(CHECKPOINT_DIR / "sudoku-9x9.safetensors"), "cpu")

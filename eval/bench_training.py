@@ -105,7 +105,10 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per row")
     parser.add_argument("--compile", action="store_true", help="also rows with the transformer stacks torch.compile'd")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--threads", type=int, help="intra-op threads (default: torch's); 1 on a CPU other jobs keep busy")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     task = SudokuTask(3, 3)
     if args.preset:

@@ -40,9 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="solve every puzzle in this file (one per line)")
     parser.add_argument("--checkpoint", type=Path, help="weights to use (default: the shipped checkpoint for the size)")
     parser.add_argument("--segments", type=int, help="reasoning segments to run (default: the checkpoint's maximum)")
-    parser.add_argument("--halting", choices=["act", "fixed"], default="act",
-                        help="act: take each answer where the model's halting head stops (default); "
-                             "fixed: after all --segments")
+    parser.add_argument("--halting", choices=["verified", "act", "fixed"], default="verified",
+                        help="verified: stop each puzzle at the first segment whose answer the rule checker accepts, or "
+                             "where the halting head rates it hopeless (default); act: where the model's halting head "
+                             "stops; fixed: after all --segments")
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                        help="auto: bf16 where the CPU computes it natively (AVX512-BF16 or AMX), else fp32 (default)")
     parser.add_argument("--no-repair", action="store_true", help="report the HRM's own answer only; no repair or search")
     parser.add_argument("--json", action="store_true", help="print the full results as JSON lines")
     args = parser.parse_args(argv)
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             part = puzzles[start : start + chunk]
             try:
                 results += solve(part, args.task, checkpoint=args.checkpoint, segments=args.segments,
-                                 halting=args.halting, repair=not args.no_repair)
+                                 halting=args.halting, repair=not args.no_repair, precision=args.precision)
             except PuzzleInputError as err:
                 # Batch errors count from 0 within the chunk; name the file line instead.
                 raise PuzzleInputError(_renumber(str(err), start, bool(args.file))) from None

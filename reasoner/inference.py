@@ -14,6 +14,7 @@ An `answer` is only ever set when the verifier accepted it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from dataclasses import dataclass
@@ -49,6 +50,9 @@ REPAIR_MIN_NEW_CELLS = 5
 # below sigmoid(-6) = 0.25% likely right. Measured on the shipped sudoku-9x9 (docs/benchmarks.md):
 # no puzzle it later solved ever scored this low, while on Sudoku-Extreme it stops every puzzle at 2.
 GIVE_UP_LOGIT = -6.0
+# Batches up to this size run on one intra-op thread: their matmuls are too small to split, and on a
+# busy CPU a second thread waiting for a core made a batch-1 segment 20x slower (docs/benchmarks.md).
+ONE_THREAD_MAX_BATCH = 4
 
 
 class SolveResult(BaseModel):
@@ -272,6 +276,20 @@ def bf16_native(device: str) -> bool:
     return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
+@contextlib.contextmanager
+def _threads_for(batch: int, device: str):
+    """One intra-op thread for a small batch on the CPU (restored afterwards)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if device.startswith("cpu") and batch <= ONE_THREAD_MAX_BATCH:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _autocast(device: str, precision: str):
     """bf16 autocast for "bf16" (and for "auto" where the device has native bf16), else fp32."""
     import torch
@@ -310,7 +328,7 @@ def _answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, de
     halted_at = np.zeros(count, dtype=np.int64)  # 0: not yet
     gave_up = np.zeros(count, dtype=bool)
     live = np.arange(count)  # rows still running
-    with torch.inference_mode(), _autocast(device, precision):
+    with torch.inference_mode(), _autocast(device, precision), _threads_for(count, device):
         for segment in range(1, segments + 1):
             out = model(carry, inputs, ids)
             seg_probs = answer_probabilities(out.logits, model.cfg.loss).cpu()

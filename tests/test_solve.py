@@ -270,3 +270,40 @@ def test_precision_switch(untrained_checkpoint):
         assert solve(PUZZLE4, checkpoint=untrained_checkpoint, precision=precision).verified
     with pytest.raises(ValueError, match="precision"):
         solve(PUZZLE4, checkpoint=untrained_checkpoint, precision="fp16")
+
+
+def test_bad_input_is_reported_before_torch_loads():
+    # Start-up: the command line checks every puzzle before importing torch (which takes seconds).
+    import subprocess
+    import sys
+
+    code = ("import sys; from reasoner.cli import main; "
+            "codes = [main(['12']), main(['53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8.x79'])]; "
+            "print(codes, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[2, 2] False", out.stdout + out.stderr
+    assert "16, 36 or 81 cells" in out.stderr and "'x'" in out.stderr
+
+
+def test_a_small_batch_runs_on_one_thread_and_restores_the_setting(untrained_checkpoint, monkeypatch):
+    from reasoner import inference
+
+    seen = []
+    real = inference._answer_probs
+
+    def spy(model, *args, **kwargs):
+        hook = model.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+        try:
+            return real(model, *args, **kwargs)
+        finally:
+            hook.remove()
+
+    monkeypatch.setattr(inference, "_answer_probs", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        solve(PUZZLE4, checkpoint=untrained_checkpoint, device="cpu")
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

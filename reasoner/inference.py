@@ -1,14 +1,16 @@
 """`solve()`: puzzles in, verified answers (or an honest refusal) out.
 
 Pipeline per puzzle:
-  1. parse and validate the input (typed errors for bad input, contradictory givens);
+  1. parse and validate the input (typed errors for bad input, contradictory givens), before any
+     model loads;
   2. the puzzle itself is analysed exactly (unique / several / no solution) by the verifier;
-  3. the HRM runs until its Q-head halts (or a fixed number of segments);
+  3. the HRM runs until its answer passes the rule check, or its Q-head rates the answer hopeless
+     (or until the Q-head halts, or a fixed number of segments: the `halting` switch);
   4. the verifier checks the HRM's answer;
   5. if it fails: repair guided by the model — keep the confident, mutually consistent cells as
-     extra givens and run the HRM again; if that fails too, a constraint-propagating search that
-     tries values in the order of the model's probabilities (exhaustive, so it always ends with a
-     verified solution when one exists).
+     extra givens and (when they add at least REPAIR_MIN_NEW_CELLS) run the HRM again; if that
+     fails too, a constraint-propagating search that tries values in the order of the model's
+     probabilities (exhaustive, so it always ends with a verified solution when one exists).
 An `answer` is only ever set when the verifier accepted it.
 """
 
@@ -42,14 +44,15 @@ CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent
 SUDOKU_SIZES = {16: "sudoku-4x4", 36: "sudoku-6x6", 81: "sudoku-9x9"}
 SUDOKU_BOXES = {4: (2, 2), 6: (2, 3), 9: (3, 3)}  # box rows x columns by side
 REPAIR_CONFIDENCE = 0.9
-# The repair's second HRM run only when it adds this many cells: on the shipped sudoku-9x9, of 94
+# The repair's second HRM run only when it adds this many cells: on the shipped sudoku-9x9, of 136
 # repairs of generated 45-55-blank puzzles none that added fewer succeeded (the successes added 5-39);
 # on hard puzzles the model is rarely confident, so they go straight to the search.
 REPAIR_MIN_NEW_CELLS = 5
 # halting="verified" gives a puzzle up once the Q-head, from its second segment on, rates its answer
-# below sigmoid(-6) = 0.25% likely right. Measured on the shipped sudoku-9x9 (docs/benchmarks.md):
-# no puzzle it later solved ever scored this low, while on Sudoku-Extreme it stops every puzzle at 2.
-GIVE_UP_LOGIT = -6.0
+# below sigmoid(-6.9) = 0.1% likely right: midway between the lowest score the shipped sudoku-9x9 gave
+# a puzzle it later solved (-6.45) and the highest it gave a hard one it never solved (-7.3), so it
+# stops every one of those at segment 2 (docs/benchmarks.md).
+GIVE_UP_LOGIT = -6.9
 # Batches up to this size run on one intra-op thread: their matmuls are too small to split, and on a
 # busy CPU a second thread waiting for a core made a batch-1 segment 20x slower (docs/benchmarks.md).
 ONE_THREAD_MAX_BATCH = 4

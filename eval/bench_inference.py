@@ -24,6 +24,9 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_training import matmul_gflops, timed  # eval/bench_training.py, beside this file
+
 from reasoner.evaluate import evaluate
 from reasoner.inference import CHECKPOINT_DIR, _load, bf16_native, solve
 from reasoner.tasks import SudokuTask
@@ -104,19 +107,6 @@ def latency(puzzles: list[str], task: SudokuTask) -> dict:
     base = medians["plain backtracking (proves uniqueness)"]
     return {"medians_ms": medians, "ratio_to_backtracking": {n: m / base for n, m in medians.items()},
             "paths": paths}
-
-
-def timed(fn, repeats: int) -> float:
-    fn()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    return (time.perf_counter() - start) / repeats
-
-
-def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype, repeats: int = 20) -> float:
-    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
-    return 2 * m * k * n / timed(lambda: a @ b, repeats) / 1e9
 
 
 @torch.inference_mode()

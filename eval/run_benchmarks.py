@@ -305,7 +305,7 @@ def classical_and_guided_search(model: HRM, task: SudokuTask, puzzles: np.ndarra
     model_right = []  # the HRM alone after M_max segments, per puzzle
     for start in range(0, len(puzzles), EVAL_BATCH):
         chunk = puzzles[start : start + EVAL_BATCH]
-        answers, probs, _ = _run_model(model, task, chunk, m_max, "fixed", "cpu")
+        answers, probs, _ = _run_model(model, task, chunk, m_max, "fixed", "cpu", "fp32")  # as evaluate() runs
         for grid, answer, p, solution in zip(chunk, answers, probs, solutions[start : start + EVAL_BATCH]):
             model_right.append(bool(np.array_equal(answer, solution)))
             result, seconds = timed(rules.guided_search, grid, br, bc)

@@ -104,6 +104,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, nargs="+", default=[64], help="one row per batch size and precision")
     parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per row")
     parser.add_argument("--compile", action="store_true", help="also rows with the transformer stacks torch.compile'd")
+    parser.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"], help="rows to run")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     parser.add_argument("--threads", type=int, help="intra-op threads (default: torch's); 1 on a CPU other jobs keep busy")
     args = parser.parse_args()
@@ -122,7 +123,8 @@ def main() -> int:
         ex = task.examples_from_grids(puzzles, solutions)
         pool = Batch(torch.from_numpy(ex.inputs), torch.from_numpy(ex.labels), torch.from_numpy(ex.puzzle_ids))
         for compiled in (False, True) if args.compile else (False,):
-            for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+            for name in args.precision:
+                dtype = torch.bfloat16 if name == "bf16" else None
                 rows.append(measure(cfg, pool, batch_size, name, dtype, compiled, args.steps))
     header = (f"{shape}: {count_parameters(HRM(cfg)):,} parameters, 9x9 sudoku, "
               f"torch {torch.__version__}, {torch.get_num_threads()} threads")

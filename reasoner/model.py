@@ -83,7 +83,7 @@ class RotaryEmbedding(nn.Module):
 def _sdpa_backend(q: torch.Tensor):
     """PyTorch picks SDPA's kernel, except for a bf16 graph on the CPU: there the flash kernel's backward
     took 4x as long as the plain (math) kernel's at these shapes (82 positions, head size 32), with the
-    same error against fp32."""
+    same error against fp32; a whole bf16 training step got 4-14% faster."""
     if q.requires_grad and q.dtype == torch.bfloat16 and q.device.type == "cpu":
         return sdpa_kernel(SDPBackend.MATH)
     return contextlib.nullcontext()

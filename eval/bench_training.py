@@ -1,11 +1,15 @@
-"""Training-step speed: segments/s and achieved GFLOP/s against a plain matmul on this machine.
+"""Training-step speed: segments/s, tokens/s and achieved GFLOP/s as a share of a plain matmul
+measured in the same run on this machine.
 
-    python eval/bench_training.py                  # cpu-small on 9x9 sudoku, fp32 and bf16
+    python eval/bench_training.py                  # the shipped sudoku-9x9 shape, fp32 and bf16
+    python eval/bench_training.py --batch-size 64 128 256 --compile   # larger batches, torch.compile too
     python eval/bench_training.py --preset paper-27m --batch-size 8 --steps 3
 
 FLOPs are counted by torch's FlopCounterMode over one whole optimizer step (the segment's
 forward, the Q-target forward, the backward), so "achieved" means useful model arithmetic per
-second. The matmul reference runs the largest GEMM shape of the model and a square 2048 GEMM.
+second. The matmul reference runs the model's largest GEMM shape ([batch x tokens, hidden] times
+[hidden, 2 x MLP width]) in the same precision, right after the steps it is compared with, and a
+square 2048 GEMM.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from reasoner.act import ACTState, Batch, act_train_segment
+from reasoner.checkpoint import CheckpointCard
 from reasoner.config import PRESETS, preset_config
+from reasoner.inference import CHECKPOINT_DIR
 from reasoner.losses import act_loss
 from reasoner.model import HRM, count_parameters
 from reasoner.optim import AdamATan2
@@ -62,42 +68,65 @@ def matmul_gflops(m: int, k: int, n: int, dtype: torch.dtype, repeats: int = 20)
     return 2 * m * k * n / seconds / 1e9
 
 
+def measure(cfg, pool: Batch, batch_size: int, name: str, dtype, compiled: bool, steps: int) -> dict:
+    """One row: a model trained for `steps` optimizer steps, then the matmul reference at its shape."""
+    torch.manual_seed(0)
+    model = HRM(cfg)
+    opt = AdamATan2([p for n, p in model.named_parameters() if n != "puzzle_emb"], lr=1e-4)
+    step = train_step_fn(model, opt, pool, batch_size, dtype)
+    step()
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = counter.get_total_flops()
+    if compiled:  # as train.py does: only the transformer stacks (inductor cannot take the sparse lookup)
+        for module in (model.L_level, model.H_level):
+            module.compile()
+        step()  # compiles
+    seconds = timed(step, steps)
+    matmul = matmul_gflops(batch_size * cfg.total_len, cfg.hidden_size, cfg.mlp_hidden * 2, dtype or torch.float32)
+    achieved = flops / seconds / 1e9
+    return {
+        "precision": name, "compiled": compiled, "batch": batch_size,
+        "seconds_per_step": round(seconds, 4),
+        "segments_per_s": round(batch_size / seconds, 1),
+        "tokens_per_s": round(batch_size * cfg.total_len / seconds),
+        "gflop_per_step": round(flops / 1e9, 2),
+        "achieved_gflops": round(achieved, 1),
+        "matmul_gflops_model_shape": round(matmul, 1),
+        "share_of_matmul": f"{achieved / matmul:.0%}",
+        "matmul_gflops_2048": round(matmul_gflops(2048, 2048, 2048, dtype or torch.float32, repeats=5), 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="cpu-small", choices=sorted(PRESETS))
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per precision")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="a preset's shape instead of the shipped sudoku-9x9's")
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[64], help="one row per batch size and precision")
+    parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per row")
+    parser.add_argument("--compile", action="store_true", help="also rows with the transformer stacks torch.compile'd")
+    parser.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=["fp32", "bf16"], help="rows to run")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--threads", type=int, help="intra-op threads (default: torch's); 1 on a CPU other jobs keep busy")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     task = SudokuTask(3, 3)
-    puzzles, solutions = task.generate(args.batch_size, (40, 40), np.random.default_rng(0), progress=False)
-    ex = task.examples_from_grids(puzzles, solutions)
-    pool = Batch(torch.from_numpy(ex.inputs), torch.from_numpy(ex.labels), torch.from_numpy(ex.puzzle_ids))
-    cfg = preset_config(args.preset, task.vocab_size, task.seq_len, **task.model_hints())
+    if args.preset:
+        cfg, shape = preset_config(args.preset, task.vocab_size, task.seq_len, **task.model_hints()), f"preset {args.preset}"
+    else:
+        card = CheckpointCard.model_validate_json((CHECKPOINT_DIR / "sudoku-9x9.json").read_text())
+        cfg, shape = card.model, f"the shipped sudoku-9x9 shape (hidden {card.model.hidden_size})"
     rows = []
-    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
-        torch.manual_seed(0)
-        model = HRM(cfg)
-        opt = AdamATan2([p for n, p in model.named_parameters() if n != "puzzle_emb"], lr=1e-4)
-        step = train_step_fn(model, opt, pool, args.batch_size, dtype)
-        step()
-        with FlopCounterMode(display=False) as counter:
-            step()
-        flops = counter.get_total_flops()
-        seconds = timed(step, args.steps)
-        rows_tokens = args.batch_size * cfg.total_len
-        mm_dtype = dtype or torch.float32
-        rows.append({
-            "precision": name,
-            "seconds_per_step": round(seconds, 4),
-            "segments_per_s": round(args.batch_size / seconds, 1),
-            "gflop_per_step": round(flops / 1e9, 2),
-            "achieved_gflops": round(flops / seconds / 1e9, 1),
-            "matmul_gflops_model_shape": round(matmul_gflops(rows_tokens, cfg.hidden_size, cfg.mlp_hidden * 2, mm_dtype), 1),
-            "matmul_gflops_2048": round(matmul_gflops(2048, 2048, 2048, mm_dtype, repeats=5), 1),
-        })
-    header = (f"preset {args.preset}: {count_parameters(HRM(cfg)):,} parameters, batch {args.batch_size}, 9x9 sudoku, "
+    for batch_size in args.batch_size:
+        puzzles, solutions = task.generate(batch_size, (40, 40), np.random.default_rng(0), progress=False)
+        ex = task.examples_from_grids(puzzles, solutions)
+        pool = Batch(torch.from_numpy(ex.inputs), torch.from_numpy(ex.labels), torch.from_numpy(ex.puzzle_ids))
+        for compiled in (False, True) if args.compile else (False,):
+            for name in args.precision:
+                dtype = torch.bfloat16 if name == "bf16" else None
+                rows.append(measure(cfg, pool, batch_size, name, dtype, compiled, args.steps))
+    header = (f"{shape}: {count_parameters(HRM(cfg)):,} parameters, 9x9 sudoku, "
               f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(header + "\n")
     keys = list(rows[0])

@@ -5,14 +5,23 @@
     print(result.status, result.answer_string())
 """
 
-from .config import PRESETS, ModelConfig, TrainConfig
-from .checkpoint import CheckpointError
-from .inference import MazeSolveResult, PuzzleBatchError, SolveResult, solve
-from .model import HRM
-from .tasks import ContradictoryPuzzleError, PuzzleInputError, make_task
+from __future__ import annotations
 
-__all__ = [
-    "solve", "SolveResult", "MazeSolveResult", "PuzzleInputError", "ContradictoryPuzzleError", "PuzzleBatchError",
-    "CheckpointError",
-    "HRM", "ModelConfig", "TrainConfig", "PRESETS", "make_task",
-]
+import importlib
+from typing import Any
+
+# Exports load on first use (PEP 562), so `import reasoner` and the command line start without
+# torch; it loads with the first model.
+_EXPORTS = {
+    "solve": "inference", "SolveResult": "inference", "MazeSolveResult": "inference", "PuzzleBatchError": "inference",
+    "CheckpointError": "checkpoint",
+    "PuzzleInputError": "tasks", "ContradictoryPuzzleError": "tasks", "make_task": "tasks",
+    "HRM": "model", "ModelConfig": "config", "TrainConfig": "config", "PRESETS": "config",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'reasoner' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

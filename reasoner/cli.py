@@ -8,9 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from .inference import PuzzleBatchError, solve
+from .inference import SUDOKU_BOXES, PuzzleBatchError, solve
 from .tasks import MazeTask, PuzzleInputError, SudokuTask
 from .textio import argument_text, read_file, read_stdin
 
@@ -54,7 +52,7 @@ def _puzzles(args, parser) -> list[tuple[int | None, str]]:
 
 def _solve_chunk(texts: list[str], args) -> tuple[list, dict[int, str]]:
     """Results for the good puzzles of a chunk (None where bad) and the bad ones' reasons by index."""
-    options = dict(checkpoint=args.checkpoint, segments=args.segments, halting=args.halting, repair=not args.no_repair)
+    options = dict(checkpoint=args.checkpoint, segments=args.segments, halting=args.halting, repair=not args.no_repair, precision=args.precision)
     results: list = [None] * len(texts)
     try:
         return solve(texts, args.task, batch=True, **options), {}
@@ -87,12 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", type=Path, help="solve every puzzle in this file (one per line)")
     parser.add_argument("--checkpoint", type=Path, help="weights to use (default: the shipped checkpoint for the size)")
     parser.add_argument("--segments", type=int, help="reasoning segments to run (default: the checkpoint's maximum)")
-    parser.add_argument("--halting", choices=["act", "fixed"], default="act",
-                        help="act: take each answer where the model's halting head stops (default); "
-                             "fixed: after all --segments")
+    parser.add_argument("--halting", choices=["verified", "act", "fixed"], default="verified",
+                        help="verified: stop each puzzle at the first segment whose answer the rule checker accepts, or "
+                             "where the halting head rates it hopeless (default); act: where the model's halting head "
+                             "stops; fixed: after all --segments")
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                        help="auto: bf16 where the CPU computes it natively (AVX512-BF16 or AMX), else fp32 (default)")
     parser.add_argument("--no-repair", action="store_true", help="report the HRM's own answer only; no repair or search")
     parser.add_argument("--json", action="store_true", help="print the full results as JSON lines")
     args = parser.parse_args(argv)
+
+    from tqdm.auto import tqdm  # here, not at the top: bad input is reported before it loads
 
     try:
         puzzles = _puzzles(args, parser)
@@ -137,7 +140,7 @@ def _print_results(args, puzzles: list[tuple[int | None, str]], results: list, b
         elif args.task == "maze":
             print_maze(result)
         else:
-            task = SudokuTask(*{16: (2, 2), 36: (2, 3), 81: (3, 3)}[len(result.puzzle) ** 2])
+            task = SudokuTask(*SUDOKU_BOXES[len(result.puzzle)])
             produced_by = {"hrm": "the HRM alone", "hrm+repair": "the HRM after a model-guided repair",
                            "search": "a search guided by the HRM's probabilities", "none": "nothing"}[result.path]
             print(f"{result.status}: {'verified by the rule checker, ' if result.verified else 'no verified answer; '}"

@@ -1,41 +1,49 @@
 """`solve()`: puzzles in, verified answers (or an honest refusal) out.
 
 Pipeline per puzzle:
-  1. parse and validate the input (typed errors for bad input, contradictory givens);
+  1. parse and validate the input (typed errors for bad input, contradictory givens), before any
+     model loads;
   2. the puzzle itself is analysed exactly (unique / several / no solution) by the verifier;
-  3. the HRM runs until its Q-head halts (or a fixed number of segments);
+  3. the HRM runs until its answer passes the rule check, or its Q-head rates the answer hopeless
+     (or until the Q-head halts, or a fixed number of segments: the `halting` switch);
   4. the verifier checks the HRM's answer;
   5. if it fails: repair guided by the model — keep the confident, mutually consistent cells as
-     extra givens and run the HRM again; if that fails too, a constraint-propagating search that
-     tries values in the order of the model's probabilities (exhaustive, so it always ends with a
-     verified solution when one exists).
+     extra givens and (when they add at least REPAIR_MIN_NEW_CELLS) run the HRM again; if that
+     fails too, a constraint-propagating search that tries values in the order of the model's
+     probabilities (exhaustive, so it always ends with a verified solution when one exists).
 An `answer` is only ever set when the verifier accepted it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 from pydantic import BaseModel
 
 from verifiers import maze as maze_rules
 from verifiers import sudoku as sudoku_rules
 
-from .act import run_segments
-from .checkpoint import load_checkpoint
 from .config import GridSizeError
-from .model import HRM
 from .tasks import ContradictoryPuzzleError, MazeTask, PuzzleInputError, SudokuTask, Task
 from .tasks.maze import UnreachableGoalError, maze_side
 from .tasks.sudoku import SEPARATOR_CHARS
 
+# torch and the model load only when a model runs (torch takes ~1.5 s to import), so bad input is
+# reported at once: the functions that need them import them.
+if TYPE_CHECKING:
+    import torch
+
+    from .model import HRM
+
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
 SUDOKU_SIZES = {16: "sudoku-4x4", 36: "sudoku-6x6", 81: "sudoku-9x9"}
+SUDOKU_BOXES = {4: (2, 2), 6: (2, 3), 9: (3, 3)}  # box rows x columns by side
 REPAIR_CONFIDENCE = 0.9
 # Every segment's probabilities are kept until the answer is read: a bound keeps a typo from
 # exhausting memory.
@@ -52,6 +60,18 @@ class PuzzleBatchError(PuzzleInputError):
         shown = "; ".join(f"{label} {i + 1}: {err}" for i, err in list(errors.items())[:5])
         more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
         super().__init__(f"{len(errors)} of {total} {label}s cannot be used: {shown}{more}")
+# The repair's second HRM run only when it adds this many cells: on the shipped sudoku-9x9, of 136
+# repairs of generated 45-55-blank puzzles none that added fewer succeeded (the successes added 5-39);
+# on hard puzzles the model is rarely confident, so they go straight to the search.
+REPAIR_MIN_NEW_CELLS = 5
+# halting="verified" gives a puzzle up once the Q-head, from its second segment on, rates its answer
+# below sigmoid(-6.9) = 0.1% likely right: midway between the lowest score the shipped sudoku-9x9 gave
+# a puzzle it later solved (-6.45) and the highest it gave a hard one it never solved (-7.3), so it
+# stops every one of those at segment 2 (docs/benchmarks.md).
+GIVE_UP_LOGIT = -6.9
+# Batches up to this size run on one intra-op thread: their matmuls are too small to split, and on a
+# busy CPU a second thread waiting for a core made a batch-1 segment 20x slower (docs/benchmarks.md).
+ONE_THREAD_MAX_BATCH = 4
 
 
 class SolveResult(BaseModel):
@@ -102,6 +122,8 @@ class MazeSolveResult(BaseModel):
 
 @functools.lru_cache(maxsize=8)
 def _load(path: str, device: str, size: int | None = None) -> tuple[HRM, Task, Any]:
+    from .checkpoint import load_checkpoint
+
     return load_checkpoint(path, device, size=size)
 
 
@@ -128,13 +150,18 @@ def _model_for(variant: str, checkpoint: str | Path | None, device: str) -> tupl
 
 
 def default_device() -> str:
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _device(device: Any) -> str:
-    """A usable device name: None -> the default; ValueError for a device this machine lacks."""
+def _device(device: Any) -> str | None:
+    """A usable device name (None: the default, chosen when a model runs); ValueError for a device
+    this machine lacks."""
     if device is None:
-        return default_device()
+        return None
+    import torch
+
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
@@ -153,7 +180,7 @@ def _whole(value: Any) -> bool:
 
 
 def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repair: Any, batch_size: Any,
-                   batch: Any) -> None:
+                   batch: Any, precision: Any) -> None:
     """ValueError with the reason for any unusable option of `solve` (the puzzles are checked later)."""
     if not isinstance(task, str) or task not in ("sudoku", "maze"):
         raise ValueError(f"unknown task {task!r}; available: sudoku, maze")
@@ -162,8 +189,10 @@ def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repa
     if segments is not None and not (_whole(segments) and 1 <= segments <= MAX_SEGMENTS):
         raise ValueError(f"segments must be a whole number from 1 to {MAX_SEGMENTS} (or None for the checkpoint's "
                          f"maximum), got {segments!r}")
-    if not isinstance(halting, str) or halting not in ("act", "fixed"):
-        raise ValueError(f"halting must be 'act' or 'fixed', got {halting!r}")
+    if not isinstance(halting, str) or halting not in ("verified", "act", "fixed"):
+        raise ValueError(f"halting must be 'verified', 'act' or 'fixed', got {halting!r}")
+    if not isinstance(precision, str) or precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
     if not isinstance(repair, (bool, np.bool_)):
         raise ValueError(f"repair must be True or False, got {repair!r}")
     if not (_whole(batch_size) and batch_size >= 1):
@@ -237,11 +266,12 @@ def solve(
     *,
     checkpoint: str | Path | None = None,
     segments: int | None = None,
-    halting: Literal["act", "fixed"] = "act",
+    halting: Literal["act", "verified", "fixed"] = "verified",
     repair: bool = True,
     device: str | None = None,
     batch_size: int = 256,
     batch: bool | None = None,
+    precision: Literal["auto", "bf16", "fp32"] = "auto",
 ) -> SolveResult | list[SolveResult]:
     """Solve one puzzle or many.
 
@@ -249,10 +279,15 @@ def solve(
     list of them / a 3-D array (then a list of results comes back, in order). Blanks are `.`, `0`
     or `_`. 4x4, 6x6 and 9x9 sudoku are recognised by their size.
     `segments`: how many segments the HRM runs at most (default: the checkpoint's M_max). With
-    `halting="act"` (default) each puzzle's answer is taken at the segment where the Q-head halts,
-    as the paper's ACT intends; `"fixed"` takes the answer after all `segments` (the reference's
-    evaluation convention). A model can halt early with a right answer and drift in segments
-    it was never trained to run, so "act" is the better default.
+    `halting="verified"` (default) each puzzle stops at the first segment whose answer the rule
+    checker accepts, or gives up once the Q-head rates its answer hopeless (GIVE_UP_LOGIT), so more
+    segments cost only the puzzles that need them; `"act"` takes the answer where the Q-head halts,
+    as the paper's ACT intends; `"fixed"` after all `segments` (the reference's evaluation
+    convention). `halted_at` reports the Q-head's halt in every mode. "verified" is the default
+    because the shipped sudoku-9x9's Q-head halts at M_max on every benchmark puzzle, while most
+    40-blank puzzles verify after 2-3 segments (docs/benchmarks.md).
+    `precision`: "auto" runs in bf16 where the device computes in bf16 natively (AVX512-BF16/AMX
+    CPUs, CUDA), fp32 elsewhere; "bf16" / "fp32" force one.
     `repair=False` returns the HRM's verdict alone (answer None when it was wrong).
     `task="maze"`: mazes in the `# SGo` text form (N lines, or one N*N-character line, or a list
     of them), answered by the `maze-NxN` checkpoint; a wrong HRM path is replaced by the exact
@@ -265,15 +300,16 @@ def solve(
     that is missing or broken. A model whose output is not finite never raises: the exact search
     answers, with a note.
     """
-    _check_options(task, checkpoint, segments, halting, repair, batch_size, batch)
+    _check_options(task, checkpoint, segments, halting, repair, batch_size, batch, precision)
     device = _device(device)
     if task == "maze":
-        return _solve_mazes(puzzles, checkpoint, segments, halting, bool(repair), device, batch_size, batch)
+        return _solve_mazes(puzzles, checkpoint, segments, halting, bool(repair), device, batch_size, batch, precision)
     items, batch = _items(puzzles, batch, _is_batch, _as_single, "puzzle")
     repair = bool(repair)
 
     def solve_chunk(model, task_obj, grids, verdicts, path, variant):
-        return _solve_sudoku_chunk(model, task_obj, np.stack(grids), list(verdicts), segments, halting, repair, device, path, variant)
+        return _solve_sudoku_chunk(model, task_obj, np.stack(grids), list(verdicts), segments, halting, repair,
+                                   device or default_device(), path, variant, precision)
 
     return _solve_in_groups(items, batch, "puzzle", _sudoku_variant, _prepare_sudoku, solve_chunk, checkpoint, device, batch_size)
 
@@ -286,7 +322,7 @@ def _prepare_sudoku(task: SudokuTask, item: Any) -> tuple[np.ndarray, sudoku_rul
     return grid, verdict
 
 
-def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, solve_chunk, checkpoint, device: str,
+def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, solve_chunk, checkpoint, device: str | None,
                      batch_size: int):
     """Sudoku and maze alike: group the items by variant (one model each), `prepare` every item (parse and
     check; in a batch every unusable item is named, counting from 1, before anything is solved), solve
@@ -298,19 +334,20 @@ def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, 
             groups.setdefault(variant_of(item), []).append(i)
         except PuzzleInputError as err:
             errors[i] = err
-    models = {variant: _model_for(variant, checkpoint, device) for variant in groups}
+    # Every item is checked before any model loads: bad input is reported without waiting for torch.
     prepared: dict[int, Any] = {}
     for variant, indices in groups.items():
+        task_obj = _task_of(variant)
         for i in indices:
             try:
-                prepared[i] = prepare(models[variant][2], items[i])
+                prepared[i] = prepare(task_obj, items[i])
             except PuzzleInputError as err:
                 errors[i] = err
     if errors:
         raise PuzzleBatchError(dict(sorted(errors.items())), len(items), label) if batch else errors[0]
     results: list = [None] * len(items)
     for variant, indices in groups.items():
-        path, model, task_obj = models[variant]
+        path, model, task_obj = _model_for(variant, checkpoint, device or default_device())
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
             grids, facts = zip(*(prepared[i] for i in chunk))
@@ -319,25 +356,114 @@ def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, 
     return results if batch else results[0]
 
 
-def _answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str):
-    """Token probabilities [B, seq, vocab] where each grid's answer is read (its ACT halt, or after all
-    `segments`), and the halting segments [B]."""
+def _task_of(variant: str) -> Task:
+    """The task a variant name stands for ("sudoku-9x9": 3x3 boxes; "maze-9x9"), as its checkpoint's card must say."""
+    name, shape = variant.split("-")
+    side = int(shape.split("x")[0])
+    return SudokuTask(*SUDOKU_BOXES[side]) if name == "sudoku" else MazeTask(side)
+
+
+def bf16_native(device: str) -> bool:
+    """Does this device do bf16 arithmetic natively? On a CPU without AVX512-BF16 or AMX, autocast
+    to bf16 only adds conversions, so fp32 is faster there."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+@contextlib.contextmanager
+def _threads_for(batch: int, device: str):
+    """One intra-op thread for a small batch on the CPU (restored afterwards)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if device.startswith("cpu") and batch <= ONE_THREAD_MAX_BATCH:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _autocast(device: str, precision: str):
+    """bf16 autocast for "bf16" (and for "auto" where the device has native bf16), else fp32."""
+    import torch
+
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be auto, bf16 or fp32, not {precision!r}")
+    wanted = precision == "bf16" or (precision == "auto" and bf16_native(device))
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=wanted)
+
+
+@dataclass
+class _Answers:
+    probs: torch.Tensor  # [B, seq, vocab] fp32, at the segment each puzzle's answer was taken
+    used: np.ndarray  # [B] segments run
+    halted_at: np.ndarray  # [B] first segment after which the Q-head would halt (else the last one run)
+    gave_up: np.ndarray  # [B] stopped because the Q-head rated the answer hopeless ("verified")
+
+
+def _answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str, precision: str = "auto") -> _Answers:
+    """Run segments until each puzzle stops: at its Q-head's halt ("act"), at the first segment whose
+    answer the verifier accepts ("verified"; or, from the second segment on, when the Q-head gives
+    the answer under sigmoid(GIVE_UP_LOGIT) of being right), or after all `segments` ("fixed"). A
+    stopped puzzle leaves the batch, so later segments cost only the puzzles still running."""
+    import torch
+
+    from .act import answer_probabilities, wants_halt
+    from .model import Carry
+
+    grids = np.stack(grids)
+    count = len(grids)
     inputs = torch.from_numpy(np.stack([task.encode(g) for g in grids])).to(device)
-    ids = torch.zeros(len(grids), dtype=torch.long, device=device)
-    trace = run_segments(model, inputs, ids, segments)
-    halt_step = trace.halt_step.cpu().numpy()
-    if halting == "act":
-        return torch.stack(trace.probs)[torch.from_numpy(halt_step - 1), torch.arange(len(grids))], halt_step
-    return trace.probs[-1], halt_step
+    ids = torch.zeros(count, dtype=torch.long, device=device)
+    carry = model.initial_carry(count, device)
+    probs = torch.empty(count, inputs.shape[1], model.cfg.vocab_size)
+    used = np.full(count, segments)
+    halted_at = np.zeros(count, dtype=np.int64)  # 0: not yet
+    gave_up = np.zeros(count, dtype=bool)
+    live = np.arange(count)  # rows still running
+    with torch.inference_mode(), _autocast(device, precision), _threads_for(count, device):
+        for segment in range(1, segments + 1):
+            out = model(carry, inputs, ids)
+            seg_probs = answer_probabilities(out.logits, model.cfg.loss).cpu()
+            q_halts = wants_halt(model, out.q_halt, out.q_continue).cpu().numpy()
+            halted_at[live[q_halts & (halted_at[live] == 0)]] = segment
+            if segment == segments:
+                done = np.ones(len(live), dtype=bool)
+            elif halting == "act":
+                done = q_halts
+            elif halting == "verified":
+                accepted = task.accepts(grids[live], seg_probs.argmax(-1).numpy())
+                hopeless = (out.q_halt < GIVE_UP_LOGIT).cpu().numpy() & (segment >= 2) & ~accepted
+                gave_up[live[hopeless]] = True
+                done = accepted | hopeless
+            else:
+                done = np.zeros(len(live), dtype=bool)
+            probs[live[done]] = seg_probs[done]
+            used[live[done]] = segment
+            if done.all():
+                break
+            if done.any():
+                keep = torch.from_numpy(~done).to(device)
+                live, inputs, ids = live[~done], inputs[keep], ids[keep]
+                carry = Carry(out.carry.z_H[keep], out.carry.z_L[keep])
+            else:
+                carry = out.carry
+    halted_at = np.where(halted_at == 0, used, halted_at)
+    return _Answers(probs, used, halted_at, gave_up)
 
 
-def _run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str):
-    """HRM answers for a stack of grids: (answers [B,n,n], digit probabilities [B,n,n,n], halt step [B])."""
-    probs, halt_step = _answer_probs(model, task, grids, segments, halting, device)
+def _run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str,
+               precision: str = "auto"):
+    """HRM answers for a stack of grids: (answers [B,n,n], digit probabilities [B,n,n,n], the run's _Answers)."""
+    run = _answer_probs(model, task, grids, segments, halting, device, precision)
     n = task.size
-    digit_probs = probs[..., 2 : 2 + n].cpu().numpy().reshape(len(grids), n, n, n)  # tokens 2.. are digits 1..
+    digit_probs = run.probs[..., 2 : 2 + n].numpy().reshape(len(grids), n, n, n)  # tokens 2.. are digits 1..
     answers = digit_probs.argmax(-1) + 1
-    return answers, digit_probs, halt_step
+    return answers, digit_probs, run
 
 
 def _confident_consistent_cells(task: SudokuTask, puzzle: np.ndarray, answer: np.ndarray, confidence: np.ndarray) -> np.ndarray:
@@ -361,9 +487,10 @@ def _confident_consistent_cells(task: SudokuTask, puzzle: np.ndarray, answer: np
     return partial
 
 
-def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halting, repair, device, ckpt, variant):
+def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halting, repair, device, ckpt, variant,
+                        precision="auto"):
     segments = segments or model.cfg.halt_max_steps
-    answers, digit_probs, halt_step = _run_model(model, task, grids, segments, halting, device)
+    answers, digit_probs, run = _run_model(model, task, grids, segments, halting, device, precision)
     finite = np.isfinite(digit_probs).all(axis=(1, 2, 3))  # False: no guidance to take from the model
     best = digit_probs.max(-1)
     confidence = np.where(np.isfinite(best), best, 0.0)
@@ -379,11 +506,15 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
     todo = [i for i in rejected if verdicts[i].status is not sudoku_rules.PuzzleStatus.NO_SOLUTION]
     if repair and todo:
         # Re-run the HRM with its own confident, mutually consistent cells fixed as givens.
-        partials = np.stack([_confident_consistent_cells(task, grids[i], answers[i], confidence[i]) for i in todo])
-        retry, retry_probs, _ = _run_model(model, task, partials, segments, halting, device)
-        for j, i in enumerate(todo):
-            if task.verify(grids[i], retry[j]).ok:
-                final[i] = (retry[j], "hrm+repair", 0)
+        partials = {i: _confident_consistent_cells(task, grids[i], answers[i], confidence[i]) for i in todo}
+        rerun = [i for i in todo if (partials[i] != grids[i]).sum() >= REPAIR_MIN_NEW_CELLS]
+        retry = {}
+        if rerun:
+            again, _, _ = _run_model(model, task, np.stack([partials[i] for i in rerun]), segments, halting, device, precision)
+            retry = dict(zip(rerun, again))
+        for i in todo:
+            if i in retry and task.verify(grids[i], retry[i]).ok:
+                final[i] = (retry[i], "hrm+repair", 0)
             else:
                 # Exhaustive search, value order from the model's (first-pass) probabilities.
                 scores = digit_probs[i] if finite[i] else None
@@ -410,8 +541,8 @@ def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halt
             task=variant, puzzle=grid.tolist(), status=status,
             answer=None if answer is None else np.asarray(answer).tolist(), verified=answer is not None, path=path,
             model_answer=answers[i].tolist(), model_correct=i not in rejected,
-            confidence=confidence[i].round(4).tolist(), segments_used=int(halt_step[i]) if halting == "act" else segments,
-            halted_at=int(halt_step[i]), search_nodes=nodes,
+            confidence=confidence[i].round(4).tolist(), segments_used=int(run.used[i]),
+            halted_at=int(run.halted_at[i]), search_nodes=nodes,
             model_errors=list(rejected.get(i, [])), notes=notes, checkpoint=ckpt,
         ))
     return results
@@ -437,11 +568,13 @@ def _is_maze_batch(puzzles: Any) -> bool:
     raise PuzzleInputError(f"cannot read a maze from a {type(puzzles).__name__}")
 
 
-def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size, batch) -> MazeSolveResult | list[MazeSolveResult]:
+def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size, batch,
+                 precision="auto") -> MazeSolveResult | list[MazeSolveResult]:
     items, batch = _items(puzzles, batch, _is_maze_batch, lambda maze: maze, "maze")
 
     def solve_chunk(model, task_obj, grids, reachable, path, variant):
-        return _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device, path, variant)
+        return _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device or default_device(), path,
+                                 variant, precision)
 
     return _solve_in_groups(items, batch, "maze", _maze_variant, _prepare_maze, solve_chunk, checkpoint, device, batch_size)
 
@@ -462,12 +595,13 @@ def _prepare_maze(task: MazeTask, item: Any) -> tuple[np.ndarray, bool]:
         return err.grid, False
 
 
-def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting, repair, device, ckpt, variant):
+def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting, repair, device, ckpt, variant,
+                      precision="auto"):
     segments = segments or model.cfg.halt_max_steps
-    probs, halt_step = _answer_probs(model, task, grids, segments, halting, device)
-    tokens = probs.argmax(-1).cpu().numpy()
-    finite = torch.isfinite(probs).flatten(1).all(1).cpu().numpy()
-    confidence = probs.max(-1).values.cpu().numpy().reshape(len(grids), task.size, task.size)
+    run = _answer_probs(model, task, grids, segments, halting, device, precision)
+    tokens = run.probs.argmax(-1).numpy()
+    finite = run.probs.isfinite().flatten(1).all(1).numpy()
+    confidence = run.probs.max(-1).values.numpy().reshape(len(grids), task.size, task.size)
     confidence = np.where(np.isfinite(confidence), confidence, 0.0)
     results = []
     for i, grid in enumerate(grids):
@@ -494,7 +628,7 @@ def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting
             path_length=length, model_answer=model_rows, model_correct=path == "hrm", model_matches_label=matches,
             model_errors=errors, notes=[] if finite[i] else [NON_FINITE_NOTE],
             confidence=confidence[i].round(4).tolist(),
-            segments_used=int(halt_step[i]) if halting == "act" else segments, halted_at=int(halt_step[i]),
+            segments_used=int(run.used[i]), halted_at=int(run.halted_at[i]),
             checkpoint=ckpt,
         ))
     return results

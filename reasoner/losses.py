@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-IGNORE_LABEL = -100
+from .tasks.base import IGNORE_LABEL  # re-exported: the tasks own the label convention
 
 
 def log_stablemax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:

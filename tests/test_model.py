@@ -360,3 +360,23 @@ def test_relation_bias_is_learned_per_kind_and_does_not_depend_on_the_grid_size(
     assert out.logits.shape == (2, 49, 6) and torch.isfinite(out.logits).all()
     with pytest.raises(ValueError, match="relation_bias needs"):
         cpu_tiny(vocab_size=6, seq_len=25, grid_shape=(5, 5), relation_bias=True)
+
+
+@pytest.mark.parametrize("relations", [False, True])
+def test_bf16_attention_with_a_graph_matches_fp32(relations):
+    # A bf16 graph on the CPU takes SDPA's math kernel (its flash backward is slow): same answer as fp32.
+    from reasoner.model import Attention
+
+    torch.manual_seed(0)
+    cfg = cpu_tiny(11, 81, grid_shape=(9, 9), grid_box=(3, 3))
+    attn = Attention(cfg)
+    x = torch.randn(4, cfg.total_len, cfg.hidden_size)
+    mask = HRM(cfg.model_copy(update={"attention": "relations", "relation": "peers"})).attn_mask if relations else None
+    ref = attn(x, None, mask)
+    (ref_grad,) = torch.autograd.grad(ref.square().sum(), attn.qkv_proj.weight)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = attn(x, None, mask)
+    (grad,) = torch.autograd.grad(out.float().square().sum(), attn.qkv_proj.weight)
+    assert out.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), ref, atol=0.05, rtol=0.05)
+    assert (grad - ref_grad).norm() / ref_grad.norm() < 0.05

@@ -71,7 +71,7 @@ def test_result_fields_describe_the_run(untrained_checkpoint):
     assert all(0 <= c <= 1 for row in r.confidence for c in row)
     assert np.array(r.model_answer).shape == (4, 4)
     assert r.answer_string() is not None and len(r.answer_string()) == 16
-    act = solve(PUZZLE4, checkpoint=untrained_checkpoint, segments=3)  # default: answer where ACT halts
+    act = solve(PUZZLE4, checkpoint=untrained_checkpoint, segments=3, halting="act")  # the answer where ACT halts
     assert act.segments_used == act.halted_at
 
 
@@ -200,3 +200,111 @@ def test_cli_names_the_bad_line_of_a_file(untrained_checkpoint, tmp_path, capsys
     assert cli_main(["--file", str(path), "--checkpoint", str(untrained_checkpoint)]) == 0
     expected = rules.grid_to_string(rules.analyse_puzzle(TASK4.parse(PUZZLE4), 2, 2).solution)
     assert capsys.readouterr().out.split() == [expected] * 3
+
+
+class ScriptedModel(torch.nn.Module):
+    """Stands in for an HRM: row b's answer becomes the solution from segment `right_from[b]` on, and
+    its Q-head halts from segment `halt_from[b]` on (or rates the answer `q_halt_wrong` before)."""
+
+    def __init__(self, solutions, right_from, halt_from, q_halt_wrong=-1.0):
+        super().__init__()
+        self.cfg = cpu_tiny(TASK4.vocab_size, TASK4.seq_len)
+        self.tokens = torch.from_numpy(np.stack([TASK4.encode(s) for s in solutions]))
+        self.right_from, self.halt_from, self.q_halt_wrong = right_from, halt_from, q_halt_wrong
+        self.seen = []  # batch size of every call
+
+    def initial_carry(self, batch, device=None):
+        from reasoner.model import Carry
+        rows = torch.arange(batch, dtype=torch.float32)[:, None, None]  # the carry remembers the row ...
+        return Carry(rows.expand(batch, 1, 1).clone(), torch.zeros(batch, 1, 1))  # ... and the segments run
+
+    def forward(self, carry, inputs, puzzle_ids):
+        from reasoner.model import Carry, SegmentOutput
+        self.seen.append(len(inputs))
+        rows, segment = carry.z_H[:, 0, 0].long(), carry.z_L[:, 0, 0] + 1
+        right = segment >= torch.tensor(self.right_from)[rows]
+        wrong = torch.where(self.tokens[rows] == 2, 3, 2)  # every cell off by one digit
+        answer = torch.where(right[:, None], self.tokens[rows], wrong)
+        logits = torch.nn.functional.one_hot(answer, TASK4.vocab_size).float() * 10
+        halts = segment >= torch.tensor(self.halt_from)[rows]
+        q_halt = torch.where(halts, 1.0, self.q_halt_wrong)
+        return SegmentOutput(Carry(carry.z_H, carry.z_L + 1), logits, q_halt, torch.zeros(len(inputs)))
+
+
+def run_scripted(halting, right_from, halt_from, q_halt_wrong=-1.0, segments=6):
+    from reasoner import inference
+
+    puzzles, solutions = generated_4x4(len(right_from), seed=3)
+    model = ScriptedModel(solutions, right_from, halt_from, q_halt_wrong)
+    grids = np.stack([TASK4.parse(p) for p in puzzles])
+    answers, _, run = inference._run_model(model, TASK4, grids, segments, halting, "cpu", "fp32")
+    right = [bool(np.array_equal(a, s)) for a, s in zip(answers, solutions)]
+    return right, run, model.seen
+
+
+def test_verified_halting_stops_each_puzzle_at_its_first_verified_answer():
+    right, run, seen = run_scripted("verified", right_from=[2, 4, 99], halt_from=[5, 1, 99])
+    assert right == [True, True, False]
+    assert run.used.tolist() == [2, 4, 6]  # the unsolvable one runs every segment
+    assert run.halted_at.tolist() == [2, 1, 6]  # where the Q-head would have halted (within the segments run)
+    assert seen == [3, 3, 2, 2, 1, 1]  # a stopped puzzle leaves the batch
+    assert not run.gave_up.any()
+
+
+def test_act_and_fixed_halting_take_the_answer_where_they_stop():
+    right, run, _ = run_scripted("act", right_from=[2, 4], halt_from=[1, 5])
+    assert right == [False, True] and run.used.tolist() == [1, 5] and run.halted_at.tolist() == [1, 5]
+    right, run, seen = run_scripted("fixed", right_from=[2, 4], halt_from=[1, 5])
+    assert right == [True, True] and run.used.tolist() == [6, 6] and seen == [2] * 6
+
+
+def test_verified_halting_gives_up_where_the_q_head_rates_the_answer_hopeless():
+    from reasoner.inference import GIVE_UP_LOGIT
+
+    right, run, _ = run_scripted("verified", right_from=[1, 99], halt_from=[99, 99], q_halt_wrong=GIVE_UP_LOGIT - 1)
+    assert right == [True, False]  # a verified answer is taken even when the Q-head doubts it
+    assert run.used.tolist() == [1, 2] and run.gave_up.tolist() == [False, True]  # from the second segment on
+
+
+def test_precision_switch(untrained_checkpoint):
+    for precision in ("fp32", "bf16", "auto"):
+        assert solve(PUZZLE4, checkpoint=untrained_checkpoint, precision=precision).verified
+    with pytest.raises(ValueError, match="precision"):
+        solve(PUZZLE4, checkpoint=untrained_checkpoint, precision="fp16")
+
+
+def test_bad_input_is_reported_before_torch_loads():
+    # Start-up: the command line checks every puzzle before importing torch (which takes seconds).
+    import subprocess
+    import sys
+
+    code = ("import sys; from reasoner.cli import main; "
+            "codes = [main(['12']), main(['53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8.x79'])]; "
+            "print(codes, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[2, 2] False", out.stdout + out.stderr
+    assert "16, 36 or 81 cells" in out.stderr and "'x'" in out.stderr
+
+
+def test_a_small_batch_runs_on_one_thread_and_restores_the_setting(untrained_checkpoint, monkeypatch):
+    from reasoner import inference
+
+    seen = []
+    real = inference._answer_probs
+
+    def spy(model, *args, **kwargs):
+        hook = model.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+        try:
+            return real(model, *args, **kwargs)
+        finally:
+            hook.remove()
+
+    monkeypatch.setattr(inference, "_answer_probs", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        solve(PUZZLE4, checkpoint=untrained_checkpoint, device="cpu")
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

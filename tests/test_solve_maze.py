@@ -47,11 +47,9 @@ def test_a_correct_model_answer_is_taken_as_the_models(untrained_maze_checkpoint
 
     label_tokens = TASK5.encode(np.array([list(r) for r in maze_rules.label_maze(MAZE5, side=5)]))
 
-    class Trace:
-        probs = [torch.nn.functional.one_hot(torch.from_numpy(label_tokens), 6).float()[None]]
-        halt_step = torch.tensor([1])
-
-    monkeypatch.setattr(inference, "run_segments", lambda *a, **k: Trace)
+    answers = inference._Answers(torch.nn.functional.one_hot(torch.from_numpy(label_tokens), 6).float()[None],
+                                 used=np.array([1]), halted_at=np.array([1]), gave_up=np.array([False]))
+    monkeypatch.setattr(inference, "_answer_probs", lambda *a, **k: answers)
     r = solve(MAZE5, task="maze", checkpoint=untrained_maze_checkpoint)
     assert r.model_correct and r.model_matches_label and r.path == "hrm" and r.verified
 

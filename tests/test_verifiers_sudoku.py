@@ -415,3 +415,29 @@ def test_grid_to_string():
         grid_to_string(np.zeros((16, 16), int))
     with pytest.raises(ValueError):
         grid_to_string([[1, 2, 3]])
+
+
+@pytest.mark.parametrize("box_rows, box_cols", [(2, 2), (2, 3), (3, 3)])
+def test_solved_mask_agrees_with_check_solution(box_rows, box_cols):
+    from verifiers.sudoku import check_solution, guided_search, solved_mask
+
+    n = box_rows * box_cols
+    rng = np.random.default_rng(7)
+    puzzles, answers = [], []
+    for _ in range(40):
+        solution = np.asarray(guided_search(np.zeros((n, n), dtype=int), box_rows, box_cols, rng=rng).solution)
+        puzzle = np.where(rng.random((n, n)) < 0.5, solution, 0)
+        answer = solution.copy()
+        kind = rng.integers(4)
+        if kind == 1:  # two cells of a row swapped: rows stay permutations, columns do not
+            answer[0, [0, 1]] = answer[0, [1, 0]]
+        elif kind == 2:  # a given changed
+            r, c = np.argwhere(puzzle > 0)[0]
+            answer[r, c] = answer[r, c] % n + 1
+        elif kind == 3:  # a blank left
+            answer[rng.integers(n), rng.integers(n)] = 0
+        puzzles.append(puzzle)
+        answers.append(answer)
+    mask = solved_mask(np.stack(puzzles), np.stack(answers), box_rows, box_cols)
+    expected = [check_solution(p, a, box_rows, box_cols).ok for p, a in zip(puzzles, answers)]
+    assert mask.tolist() == expected and 0 < sum(expected) < len(expected)

@@ -821,3 +821,27 @@ def grid_to_string(grid: Any) -> str:
         raise ValueError(f"grid_to_string supports boards up to 9x9, got {n}x{n}")
     rows = _to_grid(grid, n, "grid")  # checks squareness and the 0..n range
     return "".join(str(v) if v else "." for row in rows for v in row)
+
+
+# --------------------------------------------------------------------------------------
+# Batched check
+# --------------------------------------------------------------------------------------
+
+
+def solved_mask(puzzles: np.ndarray, answers: np.ndarray, box_rows: int, box_cols: int) -> np.ndarray:
+    """Which answers are complete valid solutions keeping their puzzle's givens: [B] bools.
+
+    The same rule as :func:`check_solution` for a whole stack at once ([B, n, n] int arrays,
+    0 for blank), without reasons: cheap enough to run after every model step. Every row,
+    column and box, sorted, must read 1..n.
+    """
+    n = _board_size(box_rows, box_cols)
+    puzzles, answers = np.asarray(puzzles), np.asarray(answers)
+    if puzzles.shape != answers.shape or puzzles.shape[1:] != (n, n):
+        raise VerifierInputError(f"puzzles and answers must both be [B, {n}, {n}], got {puzzles.shape} and {answers.shape}")
+    count = len(answers)
+    boxes = answers.reshape(count, n // box_rows, box_rows, n // box_cols, box_cols).transpose(0, 1, 3, 2, 4)
+    units = np.concatenate((answers, answers.transpose(0, 2, 1), boxes.reshape(count, n, n)), axis=1)
+    complete = (np.sort(units, axis=-1) == np.arange(1, n + 1)).all(axis=(1, 2))
+    kept = ((puzzles == 0) | (puzzles == answers)).all(axis=(1, 2))
+    return complete & kept

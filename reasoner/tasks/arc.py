@@ -45,8 +45,7 @@ from tqdm.auto import tqdm
 
 from verifiers import arc as arc_rules
 
-from ..losses import IGNORE_LABEL
-from .base import Examples, PuzzleInputError, Task, default_data_dir, parse_source
+from .base import IGNORE_LABEL, Examples, PuzzleInputError, Task, default_data_dir, parse_source
 from .maze import dihedral
 
 PAD_ID, EOS_ID, COLOUR_OFFSET = 0, 1, 2

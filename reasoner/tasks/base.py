@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+IGNORE_LABEL = -100  # the label of a position no loss supervises (the losses skip it)
 
 
 def default_data_dir() -> Path:
@@ -137,3 +138,14 @@ class Task(ABC):
     @abstractmethod
     def verify(self, puzzle: np.ndarray, answer: np.ndarray) -> Any:
         """The rule-based verdict on an answer (has `.ok` and `.reasons`)."""
+
+    def accepts(self, puzzles: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """[B] bools: would `verify` accept each row of token answers [B, seq]? Run after every
+        model segment to stop a puzzle early, so tasks with a batched rule check override it."""
+        return np.array([self._accepts_one(p, t) for p, t in zip(puzzles, tokens)], dtype=bool)
+
+    def _accepts_one(self, puzzle: np.ndarray, tokens: np.ndarray) -> bool:
+        try:
+            return bool(self.verify(puzzle, self.decode(tokens)).ok)
+        except PuzzleInputError:  # a question without any right answer (a maze whose goal is unreachable)
+            return False

@@ -333,3 +333,7 @@ class SudokuTask(Task):
 
     def verify(self, puzzle: np.ndarray, answer: np.ndarray):
         return sudoku_rules.check_solution(puzzle, answer, self.box_rows, self.box_cols)
+
+    def accepts(self, puzzles: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        answers = (np.asarray(tokens, dtype=np.int64) - 1).reshape(len(tokens), self.size, self.size)
+        return sudoku_rules.solved_mask(np.asarray(puzzles), answers, self.box_rows, self.box_cols)

@@ -50,7 +50,7 @@ def tiny4(tmp_path_factory):
     ({"segments": 0}, "segments must be"),
     ({"segments": True}, "segments must be"),
     ({"segments": 10**9}, "segments must be"),
-    ({"halting": "bogus"}, "halting must be 'act' or 'fixed'"),
+    ({"halting": "bogus"}, "halting must be 'verified', 'act' or 'fixed'"),
     ({"halting": ["act"]}, "halting must be"),
     ({"repair": "no"}, "repair must be True or False"),
     ({"device": "bogus"}, "not a device name"),

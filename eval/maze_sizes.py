@@ -27,7 +27,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from plots import plot_by_segment  # noqa: E402
 from reasoner.act import run_segments  # noqa: E402
 from reasoner.checkpoint import load_checkpoint  # noqa: E402
 from reasoner.tasks import Examples  # noqa: E402
@@ -111,26 +113,6 @@ def gif(task, example: dict, path: Path, cell: int = 12) -> None:
     images[0].save(path, save_all=True, append_images=images[1:] + [images[-1]] * 4, duration=350, loop=0)
 
 
-def plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name, rates in report["sets"].items():
-        curve = rates["valid_by_segment"]
-        ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], label=name)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("test-time segments")
-    ax.set_ylabel("valid shortest path, HRM alone (%)")
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
 def markdown(report: dict) -> str:
     counts = report["segments"]
     lines = [f"Checkpoint `{report['checkpoint']}`; command: `{report['command']}`", "",
@@ -177,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(report))
-    plot(report, args.out.with_suffix(".png"))
+    plot_by_segment({name: r["valid_by_segment"] for name, r in report["sets"].items()}, "valid shortest path, HRM alone (%)",
+                    args.out.with_suffix(".png"))
     gif(example_30[0], example_30[1], args.out.with_suffix(".gif"))
     print(markdown(report))
     return 0

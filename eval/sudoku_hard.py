@@ -25,7 +25,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from plots import plot_by_segment  # noqa: E402
 from reasoner.act import run_segments  # noqa: E402
 from reasoner.checkpoint import load_checkpoint  # noqa: E402
 from verifiers import sudoku as rules  # noqa: E402
@@ -125,25 +127,6 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name, r in report["sets"].items():
-        curve = r["exact_by_segment"]
-        ax.plot(range(1, len(curve) + 1), [100 * v for v in curve], label=name)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("test-time segments")
-    ax.set_ylabel("exact, HRM alone (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.checkpoint.with_suffix(".safetensors").is_file():
@@ -171,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(report))
-    plot(report, args.out.with_suffix(".png"))
+    plot_by_segment({name: r["exact_by_segment"] for name, r in report["sets"].items()}, "exact, HRM alone (%)",
+                    args.out.with_suffix(".png"))
     print(markdown(report))
     return 0
 

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from verifiers import maze as maze_rules
 
 from .base import Examples, PuzzleInputError, Task, parse_source
-from .maze_long import LONG_PATH_PER_SIDE, lengthen, long_path_target
+from .maze_long import lengthen, long_min_path, long_path_target
 
 WALL, OPEN, START, GOAL, PATH = maze_rules.WALL, maze_rules.OPEN, maze_rules.START, maze_rules.GOAL, maze_rules.PATH
 PAD_ID, WALL_ID, OPEN_ID, START_ID, GOAL_ID, PATH_ID = range(6)
@@ -236,8 +236,8 @@ class MazeTask(Task):
         reachable and the shortest path has at least `min_path` cells, S and G included (default
         `default_min_path(N)`). Style "long" lengthens each draw's path by swapping walls with open
         cells (maze_long.py) to Maze-Hard's profile: at least `min_path` cells (default
-        LONG_PATH_PER_SIDE * N: 110 at 30x30, 33 at 9x9). Answers are `label_maze` of the
-        questions. Only `rng` is used, so the same seed gives the same mazes.
+        `long_min_path(N)`: 110 at 30x30, 33 at 9x9, at most 42% of the cells). Answers are
+        `label_maze` of the questions. Only `rng` is used, so the same seed gives the same mazes.
         """
         n = self.size
         cells = n * n
@@ -247,7 +247,7 @@ class MazeTask(Task):
         if not 0.0 <= lo <= hi < 1.0:
             raise ValueError(f"wall fraction must satisfy 0 <= min <= max < 1, got {(lo, hi)}")
         if min_path is None:
-            min_path = default_min_path(n) if style == "random" else round(LONG_PATH_PER_SIDE * n)
+            min_path = default_min_path(n) if style == "random" else long_min_path(n)
         if not 2 <= min_path <= cells:
             raise ValueError(f"min_path must be between 2 and {cells} cells for a {n}x{n} maze, got {min_path}")
         questions = np.empty((count, n, n), dtype="<U1")

@@ -21,6 +21,9 @@ from numba import njit
 # Maze-Hard (30x30): shortest paths >= 110 cells, median 113, 95th percentile 125 (S, G included).
 LONG_PATH_PER_SIDE = 110 / 30
 LONG_PATH_TAIL_PER_SIDE = 3 / 30  # mean of the exponential part above the bound (Maze-Hard: median 113)
+# Small mazes cannot hold 3.67 N cells of path: the bound is capped at this share of the cells
+# (it binds below 9x9: 10 cells at 5x5, 21 at 7x7).
+LONG_PATH_MAX_SHARE = 0.42
 # Swaps tried per maze before the draw is abandoned (a fresh draw follows), per cell of the grid.
 SWAPS_PER_CELL = 40
 
@@ -93,9 +96,14 @@ def _lengthen(is_open: np.ndarray, n: int, start: int, goal: int, target: int, m
     return length
 
 
+def long_min_path(n: int) -> int:
+    """The default bound on the shortest path of a long-style N x N maze (cells, S and G included)."""
+    return min(round(LONG_PATH_PER_SIDE * n), round(LONG_PATH_MAX_SHARE * n * n))
+
+
 def long_path_target(n: int, rng: np.random.Generator, min_path: int | None = None) -> int:
-    """A target length: the bound (default LONG_PATH_PER_SIDE * N) plus an exponential tail."""
-    bound = min_path if min_path is not None else round(LONG_PATH_PER_SIDE * n)
+    """A target length: the bound (default `long_min_path`) plus an exponential tail."""
+    bound = min_path if min_path is not None else long_min_path(n)
     return bound + int(rng.exponential(LONG_PATH_TAIL_PER_SIDE * n))
 
 

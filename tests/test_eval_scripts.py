@@ -1,0 +1,66 @@
+"""eval/maze_sizes.py, eval/maze_profile.py and eval/sudoku_hard.py end to end on tiny inputs."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from reasoner.checkpoint import CheckpointCard, save_checkpoint
+from reasoner.config import cpu_tiny
+from reasoner.model import HRM
+from reasoner.tasks import MazeTask, SudokuTask
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "eval"))
+import maze_profile  # noqa: E402
+import maze_sizes  # noqa: E402
+import sudoku_hard  # noqa: E402
+
+
+def tiny_checkpoint(tmp_path, task, **model):
+    torch.manual_seed(0)
+    cfg = cpu_tiny(task.vocab_size, task.seq_len, **{**task.model_hints(), **model})
+    return save_checkpoint(HRM(cfg), tmp_path / "ckpt", CheckpointCard(task=task.spec(), model=cfg, seed=0))
+
+
+def test_maze_sizes_scores_one_size_free_checkpoint_on_several_sizes(tmp_path):
+    path = tiny_checkpoint(tmp_path, MazeTask(5), pos_encoding="none", attention="relations", relation_bias=True)
+    mazes = tmp_path / "hard_question.txt"
+    questions, _ = MazeTask(30).generate(2, np.random.default_rng(0), progress=False, style="long")
+    mazes.write_text("".join(MazeTask(30).to_string(q) + "\n" for q in questions))
+    out = tmp_path / "report"
+    assert maze_sizes.main([str(path), "--sizes", "5", "7", "--mazes", "3", "--segments", "1", "2",
+                            "--maze-file", str(mazes), "--out", str(out)]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert list(report["sets"]) == ["generated 5x5 (style long)", "generated 7x7 (style long)", "Maze-Hard hard_question.txt"]
+    for rates in report["sets"].values():
+        assert set(rates["valid"]) == {"1", "2"} and all(0 <= v <= 1 for v in rates["valid"].values())
+        assert all(rates["exact"][k] <= rates["valid"][k] for k in rates["exact"])  # the label is one valid path
+    from PIL import Image
+
+    assert Image.open(out.with_suffix(".gif")).n_frames == 2 and out.with_suffix(".png").stat().st_size > 0
+    with pytest.raises(SystemExit, match="absolute positions"):
+        maze_sizes.main([str(tiny_checkpoint(tmp_path / "fixed", MazeTask(5))), "--sizes", "7", "--out", str(out)])
+
+
+def test_maze_profile_prints_the_statistics_of_the_file_and_both_styles(tmp_path, capsys):
+    mazes = tmp_path / "m_question.txt"
+    questions, _ = MazeTask(9).generate(5, np.random.default_rng(1), progress=False)
+    mazes.write_text("".join(MazeTask(9).to_string(q) + "\n" for q in questions))
+    assert maze_profile.main(["--maze-file", str(mazes), "--count", "5"]) == 0
+    table = capsys.readouterr().out
+    assert "| shortest path |" in table and "style long" in table and "dead-end share" in table
+
+
+def test_sudoku_hard_reports_segments_givens_ratings_and_guidance(tmp_path):
+    path = tiny_checkpoint(tmp_path, SudokuTask(3, 3))
+    out = tmp_path / "hard"
+    assert sudoku_hard.main(["--checkpoint", str(path), "--generated", "4", "--givens", "21-30",
+                             "--segments", "1", "2", "--out", str(out)]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    (name, r), = report["sets"].items()
+    assert r["puzzles"] == 4 and set(r["exact"]) == {"1", "2"}
+    assert sum(b["puzzles"] for b in r["by_givens"].values()) == 4 == sum(b["puzzles"] for b in r["by_rating"].values())
+    assert r["search"]["nodes_guided_mean"] >= 0 and "| generated, givens 21-30 | 4 |" in out.with_suffix(".md").read_text()

@@ -132,12 +132,14 @@ def _model_for(variant: str, checkpoint: str | Path | None, device: str) -> tupl
     for the variant; mazes without one get the shipped size-free `maze` model on their size."""
     path = Path(checkpoint) if checkpoint else CHECKPOINT_DIR / f"{variant}.safetensors"
     side = int(variant.split("x")[-1]) if variant.startswith("maze-") else None
+    tried = str(path)
     if checkpoint is None and side is not None and not path.is_file():
-        path = CHECKPOINT_DIR / "maze.safetensors"
+        path = CHECKPOINT_DIR / "maze.safetensors"  # size-free: any side
+        tried += f" or the size-free {path}"
     if not path.with_suffix(".safetensors").is_file():
         raise FileNotFoundError(
-            f"no checkpoint for {variant} at {path}; train one with `python -m reasoner.train --task {variant} "
-            f"--out runs/{variant} --export {path}` or pass checkpoint=..."
+            f"no checkpoint for {variant} at {tried}; train one with `python -m reasoner.train --task {variant} "
+            f"--out runs/{variant} --export {CHECKPOINT_DIR / variant}.safetensors` or pass checkpoint=..."
         )
     try:
         model, task_obj, _ = _load(str(path), device, side)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from orchestrator import Orchestrator, Settings
 from reasoner import MazeSolveResult, PuzzleInputError, SolveResult, solve
-from reasoner.tasks import MazeTask, SudokuTask
+from reasoner.tasks import MazeTask
 from verifiers import maze as maze_rules
 from verifiers import sudoku as rules
 

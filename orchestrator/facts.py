@@ -1,8 +1,8 @@
 """What the verifier and the solver established, as small typed records.
 
 These records are the only thing the language layer may talk about: an explanation (template or
-language model) is written from them, and a model's text that mentions numbers not in them is
-thrown away. Cells are 1-based here (row 1 is the top row), because these records are shown to
+language model) is written from them, and a model's text with any claim they do not support is
+thrown away (`claims.py`). Cells are 1-based here (row 1 is the top row), because these records are shown to
 people; the verifiers' own reasons use 0-based `(r,c)` and stay in the trace.
 """
 
@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from verifiers import sudoku as sudoku_rules
+from verifiers import sudoku_steps
 
 from .extract import BOX_SHAPE, Grid
 
@@ -186,3 +187,43 @@ def check_answer(puzzle: Grid | None, answer: Grid) -> CheckFacts:
         conflicts=one_based(conflicts), wrong=one_based(wrong), unique_solution_known=unique,
         verifier_reasons=list(verdict.reasons),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Solving steps: how a person can get there, one rule at a time
+# --------------------------------------------------------------------------------------------
+
+
+class StepFact(BaseModel):
+    number: int  # 1-based position in the solving path
+    rule: Literal["naked_single", "hidden_single", "pointing", "claiming", "guess"]
+    digit: int
+    row: int | None = None  # the cell filled, 1-based (None for pointing / claiming)
+    col: int | None = None
+    unit: str | None = None  # hidden single: where it is the digit's last place; locked: where the digit is confined
+    line: str | None = None  # locked candidates: the unit the digit leaves
+    eliminated: list[tuple[int, int]] = []  # locked candidates: 1-based cells that lost the digit
+    options: list[int] = []  # guess: the digits the cell allowed
+
+
+class StepsFacts(BaseModel):
+    """A run of steps of the rule-based solving path, for one reply."""
+
+    total_steps: int
+    guesses: int  # steps where no rule applied and a digit had to be tried
+    first: int  # number of the first step shown
+    steps: list[StepFact]
+
+
+def solving_steps(puzzle: Grid, solution: Grid) -> list[StepFact]:
+    """The rule-based solving path of `puzzle` (`verifiers.sudoku_steps`), 1-based for people.
+    Guesses take their digit from the verified `solution`."""
+    n = len(puzzle)
+    path = sudoku_steps.solving_path(puzzle, *BOX_SHAPE[n], solution=solution)
+    name = lambda unit: f"{unit[0]} {unit[1] + 1}" if unit else None
+    return [
+        StepFact(number=i + 1, rule=s.rule, digit=s.digit, row=s.cell[0] + 1 if s.cell else None,
+                 col=s.cell[1] + 1 if s.cell else None, unit=name(s.unit), line=name(s.line),
+                 eliminated=[(r + 1, c + 1) for r, c in s.eliminated], options=list(s.options))
+        for i, s in enumerate(path)
+    ]

@@ -428,7 +428,7 @@ _PATH_WORDS = [
     (re.compile(r"\brepair|\brerun|\bre-ran|\bran again", re.IGNORECASE), "hrm+repair"),
 ]
 _STATUS_WORDS = [
-    (re.compile(r"(?:more than one|multiple|several|many|other) solutions", re.IGNORECASE), "multiple_solutions"),
+    (re.compile(r"more than one solution|(?:multiple|several|many|other) solutions", re.IGNORECASE), "multiple_solutions"),
     (re.compile(r"\bno solution", re.IGNORECASE), "no_solution"),
     (re.compile(r"(?:unique|only one|exactly one|a single) solution", re.IGNORECASE), "solved"),
 ]

@@ -330,3 +330,66 @@ def test_the_rules_keywords_win_and_the_model_cannot_invent_a_puzzle_request(fak
     fake.routes["Understanding"] = {"intent": "generate", "task": "arc"}
     hint = o.ask(f"a hint for this sudoku please: {PUZZLE4}", "t2")
     assert hint.intent == "hint" and hint.task == "sudoku"
+
+
+# -- a lying model: every claim is checked, the template is shown instead ---------------------------
+
+
+def last_trace(tmp_path):
+    return json.loads((tmp_path / "t.jsonl").read_text().splitlines()[-1])
+
+
+def test_a_lying_solve_explanation_is_replaced_and_traced(fake, make_orch, tmp_path):
+    lie = "Row 1, column 1 holds 9 and row 1 is 1 4 2 4, so the HRM found it on its own."
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": lie}
+    reply = make_orch().ask(f"solve {PUZZLE4}", "t")
+    assert reply.verified and reply.answer == SOLUTION4  # the verified answer is still shown
+    assert "holds 9" not in reply.text and "1 4 2 4" not in reply.text
+    assert "The verifier checked the answer" in reply.text and "do not support" in reply.text
+    call = last_trace(tmp_path)["model_calls"][-1]
+    assert call["purpose"] == "explanation" and not call["ok"] and lie in call["raw"]
+    assert any("r1c1 is 1, not 9" in c for c in call["failed_claims"])
+    assert any("row 1 is not 1 4 2 4" in c for c in call["failed_claims"])
+
+
+@pytest.mark.parametrize("lie", [
+    "r1c2 must be 3: it is the only digit left.",  # a false cell
+    "r1c2 must be 2: it is the only place for 2 in row 1.",  # a wrong reason (r1c3 also allows 2)
+    "r1c2 must be 2 because row 1 already has 1, 3 and 4.",  # a fake row
+    "The number 2 is in the box 1,3,4 and not in the row 1,4.",  # the hint: no cell, digit soup
+    "r1c2 is 2, and r2c1 is 3.",  # a second cell of the solution: a hint reveals one
+])
+def test_a_lying_hint_is_replaced_by_the_template(fake, make_orch, lie):
+    fake.routes["Understanding"] = {"intent": "hint", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": lie}
+    reply = make_orch().ask(f"a hint for this sudoku please: {PUZZLE4}", "t")
+    assert reply.intent == "hint" and reply.hint.row == 1 and reply.hint.col == 2 and reply.answer is None
+    assert lie not in reply.text and "Hint: row 1, column 2 must be 2." in reply.text
+
+
+def test_a_truthful_hint_in_the_models_words_is_shown(fake, make_orch):
+    words = "Look at r1c2: its row already has 1 and 4 and its column has 3 and 4, so 2 is the only digit left."
+    fake.routes["Understanding"] = {"intent": "hint", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": words}
+    reply = make_orch().ask(f"a hint for this sudoku please: {PUZZLE4}", "t")
+    assert words in reply.text and "Hint: row 1" not in reply.text
+
+
+def test_explaining_how_to_solve_shows_checked_steps_not_the_answer(fake, make_orch):
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "Step 1: r1c2 = 3. Step 2: r4c4 = 1."}
+    o = make_orch()
+    reply = o.ask(f"explain how to solve this sudoku: {PUZZLE4}", "t")
+    assert reply.intent == "explain" and reply.ok and reply.answer is None
+    assert "steps 1-5 of 11" in reply.text and "Step 1: r1c2 = 2 (naked single" in reply.text
+    assert "r1c2 = 3" not in reply.text and "1 2 3 4" not in reply.text  # no lie, no solved grid
+    fake.routes["Explanation"] = {"text": "Step 6: r3c1 = 4, the only digit left."}
+    more = o.ask("next steps", "t")
+    assert "steps 6-10 of 11" in more.text and "Step 6: r3c1 = 4, the only digit left." in more.text
+
+
+def test_give_me_a_hard_one_is_a_sudoku_even_when_the_model_says_arc(fake, make_orch):
+    fake.routes["Understanding"] = {"intent": "generate", "task": "arc"}
+    reply = make_orch(seed=1).ask("give me a hard one", "t")
+    assert reply.intent == "generate" and reply.task == "sudoku" and reply.ok and "ARC" not in reply.text

@@ -397,6 +397,9 @@ def _explain_steps(state: GraphState, ctx: TurnContext, lines: list[str], grid: 
 
 def generate(state: GraphState, ctx: TurnContext) -> dict:
     message = state["message"]
+    if state.get("task") == "maze":
+        return _stop("I cannot generate mazes yet; I generate sudoku (4x4, 6x6, 9x9). Paste a maze "
+                     "('#' walls, S, G) and I will solve it.")
     memory = state.get("puzzle")
     n = requested_size(message) or (len(memory) if memory else 9)
     level, note = requested_level(message, state.get("level"))

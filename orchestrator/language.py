@@ -79,8 +79,12 @@ _INJECTION = re.compile(
 )
 _CHECK = re.compile(r"\bcheck\b|\bverify (?:my|this)\b|\bis (?:this|my|it) (?:answer |solution )?(?:right|correct|valid)\b"
                     r"|\bdid i (?:get it|solve it)\b|\bmy (?:answer|solution)\b", re.IGNORECASE)
-_HINT = re.compile(r"\bhint\b|\bclue\b|\bnext (?:step|move|cell)\b|\bstuck\b|\bone cell\b", re.IGNORECASE)
-_GENERATE = re.compile(r"\b(?:generate|create|make|give me|new|another)\b[^.?!]*\b(?:puzzle|sudoku|one|grid|game)\b"
+_HINT = re.compile(r"\bhints?\b|\bclue\b|\bnudge\b|\bnext (?:step|move|cell)\b|\bone cell\b"
+                   r"|\bwhich cell (?:should|do|can|to)\b|\bwhat (?:should|do|can) i (?:fill|put|try|do) next\b", re.IGNORECASE)
+# "I'm stuck" asks for a hint, unless the message asks for the solution outright.
+_STUCK = re.compile(r"\bstuck\b", re.IGNORECASE)
+_GENERATE = re.compile(r"\b(?:generate|create|make|give me|new|another|fresh|i want|i'd like|i would like|fancy)\b"
+                       r"[^.?!]*\b(?:puzzle|sudoku|one|grid|game|challenge|mazes?|[469]\s*x\s*[469])\b"
                        r"|\b(?:harder|easier|more difficult|simpler)\b", re.IGNORECASE)
 # "How do I solve this?", "step by step", "walk me through it", "next steps": the solving path.
 _STEPS = re.compile(r"\bhow (?:do|can|should|would|could) (?:i|you|one|we) (?:solve|do|crack|approach|tackle)\b"
@@ -88,9 +92,10 @@ _STEPS = re.compile(r"\bhow (?:do|can|should|would|could) (?:i|you|one|we) (?:so
                     r"|\b(?:solving|solution) (?:path|steps)\b|\b(?:next|more|further|remaining|the) steps\b"
                     r"|\bshow (?:me )?(?:the |your )?(?:steps|working|reasoning)\b|\bcontinue\b|\bgo on\b|\bkeep going\b",
                     re.IGNORECASE)
-_EXPLAIN = re.compile(r"\bexplain\b|\bwhy\b|\bhow did (?:you|it)\b|\bhow was\b|\bhow sure\b", re.IGNORECASE)
-_LOOKUP = re.compile(r"\bwhat(?:'s| is| was)? (?:in|at|on)\b|\b(?:row|column|col) \d\b|\br\d\s*c\d\b|\bcell\b",
-                     re.IGNORECASE)
+_EXPLAIN = re.compile(r"\bexplain\b|\bwhy\b|\bhow did (?:you|it)\b|\bhow was\b|\bhow (?:sure|confident|certain)\b",
+                      re.IGNORECASE)
+_LOOKUP = re.compile(r"\bwhat(?:'s| is| was)? (?:in|at|on)\b|\b(?:row|column|col|box) \d\b|\br\d\s*c\d\b|\bcell\b"
+                     r"|\(\s*\d\s*,\s*\d\s*\)", re.IGNORECASE)
 _SOLVE = re.compile(r"\bsolve\b|\bsolution\b|\banswer\b|\bfill (?:it|in)\b|\bfinish\b", re.IGNORECASE)
 _MAZE = re.compile(r"\bmazes?\b|\blabyrinth\b", re.IGNORECASE)
 _ARC = re.compile(r"\barc\b|\babstraction and reasoning\b|\barc-agi\b", re.IGNORECASE)
@@ -130,7 +135,7 @@ def rule_understand(message: str, has_sudoku_grid: bool, thread_task: str | None
     task = rule_task(message, has_sudoku_grid, thread_task)
     if _CHECK.search(message):
         intent = "check"
-    elif _HINT.search(message):
+    elif _HINT.search(message) or (_STUCK.search(message) and not _SOLVE.search(message)):
         intent = "hint"
     elif _STEPS.search(message) and (has_sudoku_grid or thread_task or _SUDOKU.search(message)):
         intent = "explain"
@@ -147,6 +152,8 @@ def rule_understand(message: str, has_sudoku_grid: bool, thread_task: str | None
     else:
         intent = "other"
         task = rule_task(message, has_sudoku_grid, None)  # "hello" is about no puzzle
+    if intent == "generate" and task == "none":
+        task = "sudoku"  # "give me a hard one": sudoku is what the chat generates
     return Understanding(intent=intent, task=task)
 
 

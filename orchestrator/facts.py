@@ -3,11 +3,13 @@
 These records are the only thing the language layer may talk about: an explanation (template or
 language model) is written from them, and a model's text with any claim they do not support is
 thrown away (`claims.py`). Cells are 1-based here (row 1 is the top row), because these records are shown to
-people; the verifiers' own reasons use 0-based `(r,c)` and stay in the trace.
+people; the verifiers' own reasons use 0-based `(r,c)`: they are renumbered (`one_based`) before
+they go into a record.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel
@@ -156,7 +158,21 @@ class CheckFacts(BaseModel):
     conflicts: list[tuple[int, int]]  # cells in a row/column/box that holds a digit twice
     wrong: list[tuple[int, int]]  # filled cells that differ from the puzzle's unique solution
     unique_solution_known: bool
-    verifier_reasons: list[str]  # the verifier's own words (0-based cells)
+    verifier_reasons: list[str]  # the verifier's own words, counted from 1 like everything shown
+
+
+_ZERO_BASED = re.compile(r"\((\d+),(\d+)\)|\b(rows?|columns?|box) (\d+)(?:-(\d+))?")
+
+
+def one_based(reason: str) -> str:
+    """A verifier reason ("row 0 has 1 twice at (0,0),(0,1)", 0-based like all of `verifiers`)
+    in the numbering people use: "row 1 has 1 twice at r1c1,r1c2"."""
+    def shift(m: re.Match) -> str:
+        if m.group(1) is not None:
+            return f"r{int(m.group(1)) + 1}c{int(m.group(2)) + 1}"
+        span = f"{int(m.group(4)) + 1}" + (f"-{int(m.group(5)) + 1}" if m.group(5) else "")
+        return f"{m.group(3)} {span}"
+    return _ZERO_BASED.sub(shift, reason)
 
 
 def check_answer(puzzle: Grid | None, answer: Grid) -> CheckFacts:
@@ -185,7 +201,7 @@ def check_answer(puzzle: Grid | None, answer: Grid) -> CheckFacts:
     return CheckFacts(
         ok=verdict.ok, puzzle_known=known, changed_givens=one_based(changed), empty=one_based(empty),
         conflicts=one_based(conflicts), wrong=one_based(wrong), unique_solution_known=unique,
-        verifier_reasons=list(verdict.reasons),
+        verifier_reasons=[one_based(r) for r in verdict.reasons],
     )
 
 

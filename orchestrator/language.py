@@ -315,8 +315,10 @@ HELP_TEXT = (
     "I solve, check and explain sudoku (4x4, 6x6, 9x9) with the HRM reasoner; every answer I show is "
     "checked by a rule-based verifier. Try:\n"
     "  solve this sudoku: 53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79\n"
-    "  give me a hint / check my answer: <grid> / explain / what is in row 3? / generate a 4x4 sudoku / a harder one\n"
-    "Grids may be one line or one row per line; blanks are . 0 or _; | + - separators and JSON arrays work too."
+    "  give me a hint / check my answer: <grid> / how do I solve this? / next steps / explain / what is in row 3? /\n"
+    "  generate a 4x4 sudoku / a harder one\n"
+    "Grids may be one line, one row per line, 'row 1: 5 3 _ _ 7 ...', rows split by / or ;, a markdown table or JSON;\n"
+    "blanks are . 0 _ - x * or the words blank/empty, digits may be words (five). Rows and columns count from 1."
 )
 
 
@@ -353,6 +355,8 @@ class ModelCall(BaseModel):
     failed_claims: list[str] = []  # for a worded text: the claims that did not hold, and why
 
 
+# The trace's error for a worded text that made a false or uncheckable claim.
+REJECTED_EXPLANATION = "explanation with false or uncheckable claims rejected"
 # A model's raw reply kept in the trace: enough to see what it said, bounded for a 300-token reply.
 RAW_REPLY_CHARS = 2000
 
@@ -455,7 +459,7 @@ class LanguageLayer:
             self.notes.append("Note: the language model's wording said things the verifier's facts do not support, "
                               "so I used the built-in text.")
             self.calls[-1].ok = False
-            self.calls[-1].error = "explanation with false or uncheckable claims rejected" if bad else "empty explanation"
+            self.calls[-1].error = REJECTED_EXPLANATION if bad else "empty explanation"
             self.calls[-1].failed_claims = [f"{c.kind}: {c.text!r}: {c.why}" for c in bad[:20]]
             return template
         return text

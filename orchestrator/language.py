@@ -5,7 +5,7 @@ Two implementations of the same three jobs:
 * rules (always there): keyword rules for the intent, template sentences for explanations, and
   no transcription of grids described in words (the user is asked to paste the grid instead);
 * a language model behind an OpenAI-compatible server, used when one answers. Each of its calls
-  that fails (timeout, malformed JSON, a reply that breaks the schema or the grounding check)
+  that fails (timeout, malformed JSON, a reply that breaks the schema or the claim check of `claims.py`)
   falls back to the rules for that step, with a note for the user.
 
 Nothing here decides an answer: answers come only from a verified `SolveResult`. The model sees

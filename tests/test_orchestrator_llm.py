@@ -218,7 +218,7 @@ def test_the_model_words_the_explanation_from_the_verifier_facts(fake, make_orch
     assert facts.verified and facts.status == "solved"
 
 
-def test_an_ungrounded_explanation_is_replaced_by_the_template(fake, make_orch):
+def test_an_explanation_with_false_claims_is_replaced_by_the_template(fake, make_orch):
     fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
     fake.routes["Explanation"] = {"text": "Row 1 is 4321 and I am 97% sure, trust me."}
     reply = make_orch().ask(f"solve {PUZZLE4}", "t")

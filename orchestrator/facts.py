@@ -3,7 +3,7 @@
 These records are the only thing the language layer may talk about: an explanation (template or
 language model) is written from them, and a model's text with any claim they do not support is
 thrown away (`claims.py`). Cells are 1-based here (row 1 is the top row), because these records are shown to
-people; the verifiers' own reasons use 0-based `(r,c)`: they are renumbered (`one_based`) before
+people; the verifiers' own reasons use 0-based `(r,c)`: they are renumbered (`counted_from_one`) before
 they go into a record.
 """
 
@@ -164,7 +164,7 @@ class CheckFacts(BaseModel):
 _ZERO_BASED = re.compile(r"\((\d+),(\d+)\)|\b(rows?|columns?|box) (\d+)(?:-(\d+))?")
 
 
-def one_based(reason: str) -> str:
+def counted_from_one(reason: str) -> str:
     """A verifier reason ("row 0 has 1 twice at (0,0),(0,1)", 0-based like all of `verifiers`)
     in the numbering people use: "row 1 has 1 twice at r1c1,r1c2"."""
     def shift(m: re.Match) -> str:
@@ -201,7 +201,7 @@ def check_answer(puzzle: Grid | None, answer: Grid) -> CheckFacts:
     return CheckFacts(
         ok=verdict.ok, puzzle_known=known, changed_givens=one_based(changed), empty=one_based(empty),
         conflicts=one_based(conflicts), wrong=one_based(wrong), unique_solution_known=unique,
-        verifier_reasons=[one_based(r) for r in verdict.reasons],
+        verifier_reasons=[counted_from_one(r) for r in verdict.reasons],
     )
 
 

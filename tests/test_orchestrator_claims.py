@@ -107,3 +107,13 @@ def test_steps_claims_follow_the_path():
     assert not accepted("Step 2: r1c3 = 3, the only place for 3 in column 3.", k)  # found as a naked single
     assert not accepted("Step 9: r4c4 = 1.", k)  # a step that is not shown
     assert not accepted(f"There are {len(steps) + 1} steps.", k)
+
+
+def test_verifier_reasons_are_shown_counted_from_1():
+    from orchestrator.facts import check_answer, counted_from_one
+
+    assert counted_from_one("box 0 (rows 0-1, columns 0-1) has 1 twice at (0,0),(0,1)") == \
+        "box 1 (rows 1-2, columns 1-2) has 1 twice at r1c1,r1c2"
+    wrong = [row[:] for row in S4]
+    wrong[0][0] = 2  # the given 1 at r1c1
+    assert any("given 1 at r1c1 was changed to 2" in r for r in check_answer(P4, wrong).verifier_reasons)

@@ -111,6 +111,16 @@ def continues_steps(message: str) -> bool:
     return bool(re.search(r"\b(?:next|more|further|remaining)\b|\bcontinue\b|\bgo on\b|\bkeep going\b", message, re.IGNORECASE))
 
 
+# Greetings, thanks and goodbyes: no request about a puzzle, whatever a model makes of them.
+_SMALL_TALK = re.compile(r"^\W*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening|night)|ok(?:ay)?|cool|nice|great"
+                         r"|how are you|who are you|what can you do)\b"
+                         r"|\b(?:thanks|thank you|thx|cheers|bye|goodbye|see you)\b", re.IGNORECASE)
+
+
+def is_small_talk(message: str) -> bool:
+    return bool(_SMALL_TALK.search(message))
+
+
 def is_injection(message: str) -> bool:
     return bool(_INJECTION.search(message))
 
@@ -410,7 +420,9 @@ class LanguageLayer:
         # eval/intent_set.jsonl, the 0.5B model misroutes far more requests than the rules do
         # (docs/llm.md). A keyword the user wrote ("maze", "hint", a pasted grid) wins.
         intent = rules.intent
-        if intent == "other" and (got.intent not in _NEEDS_A_PUZZLE or has_sudoku_grid or thread_task or looks_like_maze(message)):
+        if intent == "other" and is_small_talk(message):
+            pass  # greetings and thanks are recognised too: the measured misroute was "thanks, that's all" -> solve
+        elif intent == "other" and (got.intent not in _NEEDS_A_PUZZLE or has_sudoku_grid or thread_task or looks_like_maze(message)):
             intent = got.intent  # but with nothing to solve, check or explain, "hello!" is no solve request
         # The task: what the message names, else the thread's puzzle. The model's guess counts only
         # for sudoku: mazes and ARC are recognised by their keywords and layouts, and a model that

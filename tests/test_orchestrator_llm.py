@@ -393,3 +393,15 @@ def test_give_me_a_hard_one_is_a_sudoku_even_when_the_model_says_arc(fake, make_
     fake.routes["Understanding"] = {"intent": "generate", "task": "arc"}
     reply = make_orch(seed=1).ask("give me a hard one", "t")
     assert reply.intent == "generate" and reply.task == "sudoku" and reply.ok and "ARC" not in reply.text
+
+
+def test_thanks_stays_small_talk_even_with_a_puzzle_in_the_thread(fake, make_orch):
+    o = make_orch()
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "Verified."}
+    o.ask(f"solve {PUZZLE4}", "t")
+    thanks = o.ask("thanks, that's all", "t")
+    assert thanks.intent == "other" and thanks.answer is None
+    fake.routes["Understanding"] = {"intent": "hint", "task": "sudoku"}
+    nudge = o.ask("could you reveal a single square for me?", "t")  # no keyword: the model decides
+    assert nudge.intent == "hint" and nudge.hint is not None

@@ -315,7 +315,8 @@ def _table_rows(lines: list[str]) -> str | None:
 
 
 def _spell_out_line(line: str) -> str:
-    """A line of cells written with words, x or lone dashes ("five three blank ...", "- - 4 x")
+    """A line of cells written with words, x or lone dashes ("five three blank ...", "- - 4 x",
+    "1xx4 / x4xx / ...")
     rewritten as cell characters, so the line scanner reads it like any grid line. Lines with
     any other word stay as they are."""
     body = _ROW_LABEL.sub("", line, count=1)
@@ -324,7 +325,8 @@ def _spell_out_line(line: str) -> str:
     if not body.strip() or _PURE_GRID_LINE.fullmatch(body) and "-" not in body.replace("--", ""):
         return line
     cells, used = _read_cells(body)
-    if used < len(body.rstrip()) or count_cells(cells) not in SIDE_OF_CELLS.values():
+    # One row (4, 6, 9 cells) or a whole grid on one line (16, 36, 81).
+    if used < len(body.rstrip()) or count_cells(cells) not in {*SIDE_OF_CELLS, *SIDE_OF_CELLS.values()}:
         return line
     return " ".join(cells).ljust(len(line))
 

@@ -37,7 +37,16 @@ from verifiers import sudoku as sudoku_rules
 from .config import Settings
 from .extract import BOX_SHAPE, Grid, extract_maze, extract_sudoku, sudoku_task, written_cells
 from .claims import check_knowledge, hint_knowledge, solve_knowledge, steps_knowledge
-from .facts import CheckFacts, SolveFacts, StepsFacts, check_answer, find_hint, solve_facts, solving_steps
+from .facts import (
+    CheckFacts,
+    SolveFacts,
+    StepsFacts,
+    check_answer,
+    counted_from_one,
+    find_hint,
+    solve_facts,
+    solving_steps,
+)
 from .language import (
     HELP_TEXT,
     LanguageLayer,
@@ -186,7 +195,7 @@ def extract(state: GraphState, ctx: TurnContext) -> dict:
     if state["task"] == "maze":
         found = extract_maze(message)
         if found.rows is None:
-            return _stop(f"I could not read a maze: {found.problem}")
+            return _stop(f"I could not read a maze: {counted_from_one(found.problem)}")
         return {"maze": found.rows}
 
     found = extract_sudoku(message)
@@ -276,7 +285,8 @@ def _solve_maze(state: GraphState, ctx: TurnContext) -> dict:
         if question.start and question.goal:
             (sr, sc), (gr, gc) = question.start, question.goal
             where = f" (S at row {sr + 1}, column {sc + 1}; G at row {gr + 1}, column {gc + 1})"
-        return _stop(f"I read your {len(rows)}x{len(rows)} maze{where}, but cannot solve it: {err}", status="unavailable")
+        return _stop(f"I read your {len(rows)}x{len(rows)} maze{where}, but cannot solve it: {counted_from_one(str(err))}",
+                     status="unavailable")
     if getattr(result, "status", None) == "no_solution":
         return _stop("This maze has no solution: G cannot be reached from S through open cells.", status="no_solution")
     answer = getattr(result, "answer", None)

@@ -347,3 +347,8 @@ def test_explain_how_to_solve_gives_steps_a_few_at_a_time(orch):
     orch.ask("next steps", "steps")
     done = orch.ask("next steps", "steps")
     assert "last of the 11 steps" in done.text
+
+
+def test_maze_problems_count_rows_and_columns_from_1(orch):
+    reply = orch.ask("solve this maze\n#####\n#S# #\n### #\n#  G#\n#####", "maze1")
+    assert not reply.ok and "G at r4c4 cannot be reached from S at r2c2" in reply.text

@@ -65,7 +65,7 @@ class SudokuTask(Task):
                     cells.append(int(ch))
                 else:
                     raise PuzzleInputError(
-                        f"character {ch!r} at position {pos} is not a digit 1..{n} or a blank ({BLANK_CHARS})"
+                        f"character {ch!r} at position {pos + 1} is not a digit 1..{n} or a blank ({BLANK_CHARS})"
                     )
             if len(cells) != n * n:
                 raise PuzzleInputError(f"a {n}x{n} sudoku has {n * n} cells; the text has {len(cells)}")

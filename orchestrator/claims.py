@@ -109,6 +109,7 @@ def normalise(text: str, n: int) -> str:
         return f"<{kind}{index}>"
 
     out = _ITS_UNIT.sub(its, out)
+    out = re.sub(r"(<c\d\d>)\s*\(\s*(\d)\s*,\s*", r"\1 = \2 (", out)  # "r1c2 (2, 87%)": r1c2 = 2 (87%)
     return _UNIT_FORM.sub(lambda m: f"<{_UNIT_NAMES[m.group(1).lower()]}{m.group(2)}>", out)
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from orchestrator.claims import Knowledge, check_claims, failed, hint_knowledge, solve_knowledge, steps_knowledge
-from orchestrator.facts import SolveFacts, StepsFacts, find_hint, solving_steps
+from orchestrator.facts import CellFact, SolveFacts, StepsFacts, find_hint, solving_steps
 from orchestrator.language import template_hint, template_solve_explanation, template_steps
 from verifiers import sudoku as rules
 
@@ -27,6 +27,9 @@ def test_the_templates_own_claims_all_hold():
     facts = SolveFacts(task="sudoku-4x4", status="solved", verified=True, path="hrm", path_meaning="", model_correct=True,
                        segments_used=4, halted_at=4, search_nodes=0, givens=6, blanks=10, least_confident=[], notes=[])
     assert accepted(template_solve_explanation(facts), solve_knowledge(P4, S4, facts))
+    unsure = facts.model_copy(update={"least_confident": [CellFact(row=1, col=2, digit=2, confidence_percent=87)]})
+    assert accepted(template_solve_explanation(unsure), solve_knowledge(P4, S4, unsure))
+    assert not accepted("The least sure cell was r1c2 (3, 87%).", solve_knowledge(P4, S4, unsure))
     steps = solving_steps(P4, S4)
     shown = StepsFacts(total_steps=len(steps), guesses=0, first=3, steps=steps[2:6])
     assert accepted(template_steps(shown), steps_knowledge(P4, S4, steps, shown))

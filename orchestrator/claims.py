@@ -60,6 +60,8 @@ class Knowledge:
     counts: dict[str, set[int]] = field(default_factory=dict)  # givens, blanks, segments, steps, nodes, percent
     forced: dict[Cell, tuple[str, tuple[str, int] | None]] = field(default_factory=dict)  # cell -> (rule, unit)
     options: dict[Cell, set[int]] = field(default_factory=dict)  # guessed cells -> the digits they allowed
+    # Locked-candidate steps shown: (digit, "box 2", "row 1") -> the cells that lose the digit.
+    locked: dict[tuple[int, str, str], set[Cell]] = field(default_factory=dict)
     path: str | None = None  # hrm | hrm+repair | search (what found the answer)
     status: str | None = None  # solved | multiple_solutions | no_solution | unsolved
 
@@ -285,6 +287,26 @@ def check_claims(text: str, k: Knowledge) -> list[Claim]:
         total_ok = m.group(3) is None or int(m.group(3)) in k.counts.get("steps", set())
         return said <= k.counts.get("step_numbers", set()) and total_ok, "no such step is shown"
 
+    def locked(m):
+        key = (int(m.group(3)), f"{m.group(1)} {m.group(2)}", f"{m.group(4)} {m.group(5)}")
+        return key in k.locked, f"no step shown confines {key[0]} in {key[1]} to {key[2]}"
+
+    def leaves(m):
+        digit, line = int(m.group(1)), f"{m.group(2)} {m.group(3)}"
+        cells = {(int(r) - 1, int(c) - 1) for r, c in _CELL_TOKEN.findall(m.group(4) or "")}
+        ok = any(d == digit and ln == line and cells <= gone for (d, _, ln), gone in k.locked.items())
+        return ok, f"no step shown removes {digit} from those cells of {line}"
+
+    def sees(m):
+        cell = rd.sentence_cell(m.start())
+        if cell is None:
+            return False, "no cell is named with it"
+        digit = int(m.group(1))
+        value, why = rd.value_of(cell)
+        if value != digit:
+            return False, why or f"r{cell[0] + 1}c{cell[1] + 1} is not {digit}"
+        return _reason_holds(rd, cell, digit, rd.sentence(m.start()) + " (only place)")
+
     def size(m):
         return int(m.group(1)) == int(m.group(2)) == n, f"the puzzle is {n}x{n}"
 
@@ -293,9 +315,17 @@ def check_claims(text: str, k: Knowledge) -> list[Claim]:
             rf"(?:in|from)\s+(?:the\s+)?{UNIT}", lacks)
     rd.take(rf"{UNIT}\s+(?:does not|doesn't|do not)\s+(?:yet\s+)?(?:have|contain|include|hold)\s+{_A}{DIGITS}", lacks)
     rd.take(rf"{UNIT}\s+(?:is missing|lacks|still needs|needs)\s+{_A}{DIGITS}", lacks)
+    rd.take(rf"(?:in\s+)?{UNIT},?\s+(?:the\s+)?(?:digit\s+)?(\d)\s+(?:can only go|can only be|is confined to|must go|must be)\s+"
+            rf"(?:in\s+)?(?:the\s+)?{UNIT}", locked)
+    rd.take(rf"(\d)\s+is\s+no\s+longer\s+a\s+candidate\s+(?:in|for)\s+the\s+rest\s+of\s+{UNIT}"
+            rf"(?:\s*\(((?:{CELL}[,\s]*(?:and\s+)?)+)\))?", leaves)
+    rd.take(rf"\bin\s+{UNIT},\s+(\d)\s+is\s+(?:still\s+)?(?:missing|absent)", lacks)
+    rd.take(r"\bsees\s+(?:a|an|the)\s+(\d)(?!\d)", sees)
     rd.take(rf"{UNIT}\s+(?:already\s+)?(?:has|have|holds|contains|includes|shows|with)\s+(?:already\s+)?{_A}{DIGITS}", has)
     rd.take(rf"\b(\d)\s+(?:is|appears|sits)\s+(?:already\s+)?in\s+(?:the\s+)?{UNIT}", has)
     rd.take(rf"{UNIT}\s+{DIGITS}", has)
+    rd.take(rf"(?:still\s+)?(?:allows|candidates\s+(?:are|:)|could (?:still )?be|a guess between|guess(?:ed)? between|options? (?:were|was|are|is|:))"
+            rf"\s+(?:only\s+|either\s+)?((?:{CELL}\s*=\s*)?\d(?:\s*(?:,|or|and)\s*(?:{CELL}\s*=\s*)?\d(?!\d))*)", _allows_groups(allows))
     rd.take(rf"{CELL}\s+(?:must be|has to be|can only be|can only hold|must hold|must contain|is forced to be)\s+(?:a\s+)?(\d)(?!\d)",
             forced)
     rd.take(rf"(?:{CELL}\s*(?:is|holds|has|contains|=|:|gets|takes|becomes|should be|will be)?\s*{_A}(\d)(?!\d)"
@@ -304,8 +334,6 @@ def check_claims(text: str, k: Knowledge) -> list[Claim]:
     rd.take(r"\b(\d)\s+is\s+(?:then\s+)?the\s+only\s+(?:digit|candidate|option|number|possibility|value|place)\s*(?:left|possible|remaining)?", only)
     rd.take(r"\bonly\s+(?:possible\s+)?(?:place|cell|spot|position|home)\s+(?:left\s+)?(?:for|where)\s+(?:a\s+|the\s+)?(?:digit\s+)?(\d)", only)
     rd.take(rf"rul\w*\s+out\s+{_A}{DIGITS}", ruled_out)
-    rd.take(rf"(?:still\s+)?(?:allows|candidates\s+(?:are|:)|could (?:still )?be|a guess between|guess(?:ed)? between|options? (?:were|was|are|is|:))"
-            rf"\s+(?:only\s+|either\s+)?((?:{CELL}\s*=\s*)?\d(?:\s*(?:,|or|and)\s*(?:{CELL}\s*=\s*)?\d(?!\d))*)", _allows_groups(allows))
     rd.take(r"\b(\d+)\s+((?:reasoning\s+)?segments?|branching steps?|steps?|moves?|givens?|clues?|blanks?|empty cells?|open cells?)\b",
             count)
     rd.take(r"\b(\d+)\s*(?:%|percent)", percent)
@@ -381,7 +409,7 @@ class _Listed:
     def start(self) -> int:
         cells = list(_CELL_TOKEN.finditer(self.m.group(1)))
         # "a guess between r4c5=2 and r4c5=7" names its own cell: read it from there.
-        return self.m.start() + (cells[-1].end() if cells else 0)
+        return self.m.start(1) + cells[-1].end() if cells else self.m.start()
 
 
 def _peers(cell: Cell, n: int) -> set[Cell]:
@@ -498,9 +526,11 @@ def steps_knowledge(puzzle: Grid, solution: Grid, all_steps: list[StepFact], f: 
     forced: dict[Cell, tuple[str, tuple[str, int] | None]] = {}
     options: dict[Cell, set[int]] = {}
     named: set[Cell] = set()
+    locked: dict[tuple[int, str, str], set[Cell]] = {}
     for s in f.steps:
         named |= _zero_based(s.eliminated)
         if s.row is None:
+            locked[(s.digit, s.unit, s.line)] = _zero_based(s.eliminated)
             continue
         cell = (s.row - 1, s.col - 1)
         after[cell[0]][cell[1]] = s.digit
@@ -513,4 +543,4 @@ def steps_knowledge(puzzle: Grid, solution: Grid, all_steps: list[StepFact], f: 
     counts = {"steps": {f.total_steps, len(f.steps)}, "step_numbers": set(range(f.first, last + 1)),
               "guesses": {f.guesses}}
     return Knowledge(puzzle=before, solution=solution, revealable=shown, mentionable=givens | shown | named,
-                     before=before, after=after, counts=counts, forced=forced, options=options)
+                     before=before, after=after, counts=counts, forced=forced, options=options, locked=locked)

@@ -120,3 +120,29 @@ def test_verifier_reasons_are_shown_counted_from_1():
     wrong = [row[:] for row in S4]
     wrong[0][0] = 2  # the given 1 at r1c1
     assert any("given 1 at r1c1 was changed to 2" in r for r in check_answer(P4, wrong).verifier_reasons)
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_every_true_step_text_passes_and_a_changed_one_fails(seed):
+    # Seeds 0 and 2 need hidden singles, locked candidates and (seed 0) a guess: every kind of step.
+    import numpy as np
+
+    from reasoner.tasks import SudokuTask
+
+    puzzles, _ = SudokuTask(3, 3).generate(1, (54, 56), np.random.default_rng(seed), progress=False)
+    puzzle = puzzles[0].tolist()
+    solution = rules.analyse_puzzle(puzzle, 3, 3).solution
+    steps = solving_steps(puzzle, solution)
+    for i in range(0, len(steps), 5):
+        shown = StepsFacts(total_steps=len(steps), guesses=sum(s.rule == "guess" for s in steps), first=i + 1,
+                           steps=steps[i : i + 5])
+        k = steps_knowledge(puzzle, solution, steps, shown)
+        text = template_steps(shown)
+        assert accepted(text, k), text
+        for s in shown.steps:
+            wrong = 1 + s.digit % 9  # another digit, named where this step names its own
+            line = template_steps(StepsFacts(total_steps=shown.total_steps, guesses=shown.guesses, first=shown.first,
+                                             steps=[s])).replace(f" {s.digit} ", f" {wrong} ").replace(f"= {s.digit} ", f"= {wrong} ")
+            if line != template_steps(StepsFacts(total_steps=shown.total_steps, guesses=shown.guesses,
+                                                 first=shown.first, steps=[s])):
+                assert not accepted(line, k), line

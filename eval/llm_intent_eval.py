@@ -62,12 +62,15 @@ def evaluate(client: RecordingClient | None, items: list[dict]) -> dict:
     rows = []
     for item in items:
         message = item["message"]
-        has_grid = bool(extract_sudoku(message).grids)
+        grids = extract_sudoku(message).grids
+        has_grid = bool(grids)
         with_puzzle = item.get("context") == "puzzle"
         context, thread_task = (WITH_PUZZLE, "sudoku") if with_puzzle else (NO_PUZZLE, None)
         rules = rule_understand(message, has_grid, thread_task)
         row = {"message": message[:70].replace("\n", " / "), "want": [item["intent"], item["task"]],
-               "form": item.get("form"), "split": item.get("split", "dev"), "rules": [rules.intent, rules.task]}
+               "form": item.get("form"), "split": item.get("split", "dev"), "rules": [rules.intent, rules.task],
+               # the grid code read from the message, row by row, is exactly the labelled one
+               "read": None if "grid" not in item else bool(grids) and _flat(grids[0]) == item["grid"]}
         if client is not None:
             layer = LanguageLayer(client)
             decided = layer.understand(message, has_grid, thread_task, context)
@@ -94,10 +97,15 @@ def evaluate(client: RecordingClient | None, items: list[dict]) -> dict:
         for name in names:
             subset = [r for r in rows if pick(r, name)]
             out[name] = {"n": len(subset), **{k: acc(subset, k, None) for k in keys}}
+            labelled = [r["read"] for r in subset if r["read"] is not None]
+            if group == "form" and labelled:
+                out[name]["grid_read"] = round(100 * sum(labelled) / len(labelled), 1)
         return out
 
+    read = [r["read"] for r in rows if r["read"] is not None]
     report = {
         "n": len(rows),
+        "grids_read_exactly": {"n": len(read), "percent": round(100 * sum(read) / len(read), 1) if read else None},
         "accuracy_percent": {k: {"intent": acc(rows, k, 0), "task": acc(rows, k, 1), "both": acc(rows, k, None)} for k in keys},
         "by_intent_both_percent": table("intent"),
         "by_form_both_percent": table("form"),
@@ -110,6 +118,10 @@ def evaluate(client: RecordingClient | None, items: list[dict]) -> dict:
         report["model_errors"] = sum(r["model"] is None for r in rows)
         report["latency_ms"] = {"mean": round(statistics.mean(ms)), "median": round(statistics.median(ms)), "max": round(max(ms))}
     return report
+
+
+def _flat(grid: list[list[int]]) -> str:
+    return "".join(str(v) if v else "." for row in grid for v in row)
 
 
 def explanations(client: LLMClient) -> list[dict]:
@@ -151,11 +163,16 @@ def print_report(report: dict, set_name: str) -> None:
     for key in keys:
         a = report["accuracy_percent"][key]
         print(f"  {LABELS[key]:22s} intent {a['intent']:5.1f}%  task {a['task']:5.1f}%  both {a['both']:5.1f}%")
+    g = report["grids_read_exactly"]
+    print(f"  grids read by code exactly as labelled: {g['percent']}% of {g['n']}")
     for group in ("by_intent_both_percent", "by_form_both_percent", "by_split_both_percent"):
         print(f"intent and task both right, {group.split('_')[1]}:")
-        print("  " + f"{'':22s}" + "".join(f"{LABELS[k]:>22s}" for k in keys))
+        read = " grid read" if group == "by_form_both_percent" else ""
+        print("  " + f"{'':22s}" + "".join(f"{LABELS[k]:>22s}" for k in keys) + read)
         for name, row in report[group].items():
-            print("  " + f"{name} ({row['n']})".ljust(22) + "".join(f"{row[k]:21.1f}%" for k in keys))
+            cells = "".join(f"{row[k]:21.1f}%" for k in keys)
+            extra = f"{row['grid_read']:9.1f}%" if "grid_read" in row else ""
+            print("  " + f"{name} ({row['n']})".ljust(22) + cells + extra)
     if "latency_ms" in report:
         lat = report["latency_ms"]
         print(f"model call latency: mean {lat['mean']} ms, median {lat['median']} ms, max {lat['max']} ms; "

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .claims import Knowledge, check_claims, failed
-from .extract import Grid, looks_like_maze, transcription_differences
+from .extract import Grid, extract_sudoku, looks_like_maze, transcription_differences
 from .facts import CheckFacts, HintFacts, SolveFacts, StepFact, StepsFacts
 from .llm import LLMClient, LLMError
 
@@ -102,6 +102,11 @@ _ARC = re.compile(r"\barc\b|\babstraction and reasoning\b|\barc-agi\b", re.IGNOR
 _SUDOKU = re.compile(r"\bsudokus?\b", re.IGNORECASE)
 
 
+def _is_filled(message: str) -> bool:
+    grids = extract_sudoku(message).grids
+    return bool(grids) and all(v for row in grids[0] for v in row)
+
+
 def wants_steps(message: str) -> bool:
     """The message asks how to solve (the rule-based solving path), not for the answer."""
     return bool(_STEPS.search(message))
@@ -138,6 +143,24 @@ def rule_task(message: str, has_sudoku_grid: bool, thread_task: str | None) -> T
 # Intents that act on a puzzle: the message or the thread must hold one.
 _NEEDS_A_PUZZLE = {"solve", "check", "hint", "explain", "lookup"}
 
+# Where the keyword rules find nothing, the model decides, but only for an intent the message gives
+# some cue for: words too loose for a rule of their own ("complete", "reveal", "another round").
+# Without a cue the message stays "other": measured, a small model calls most chit-chat "solve" or
+# "generate" (docs/llm.md).
+_CUES = {
+    "solve": r"complete|finish|answer|solution|fill|crack|result|do it|solve",
+    "check": r"right|correct|mistakes?|wrong|errors?|valid|ok\?|good\?",
+    "hint": r"reveal|tips?|help|start|next|square|cell|stuck|idea|nudge|clue",
+    "explain": r"reason\w*|why|how|logic|understand|method|teach|steps?|explain",
+    "generate": r"another|new|more|fresh|round|play|tricky|surprise|harder|easier|puzzle|one|game|challenge",
+    "lookup": r"rows?|columns?|box|cell|square|r\dc\d|what(?:'s| is) (?:in|at)",
+}
+_CUE = {intent: re.compile(rf"\b(?:{words})\b", re.IGNORECASE) for intent, words in _CUES.items()}
+
+
+def has_cue(message: str, intent: str) -> bool:
+    return intent in _CUE and bool(_CUE[intent].search(message))
+
 
 def rule_understand(message: str, has_sudoku_grid: bool, thread_task: str | None) -> Understanding:
     """Keyword rules. A pasted grid makes "solve" the default; without one the message is a
@@ -151,6 +174,8 @@ def rule_understand(message: str, has_sudoku_grid: bool, thread_task: str | None
         intent = "explain"
     elif has_sudoku_grid:
         intent = "explain" if _EXPLAIN.search(message) and not _SOLVE.search(message) else "solve"
+        if intent == "solve" and not _SOLVE.search(message) and _is_filled(message):
+            intent = "check"  # a grid with no blank left has nothing to solve: the user wants it checked
     elif _GENERATE.search(message):
         intent = "generate"
     elif _EXPLAIN.search(message):
@@ -420,9 +445,10 @@ class LanguageLayer:
         # eval/intent_set.jsonl, the 0.5B model misroutes far more requests than the rules do
         # (docs/llm.md). A keyword the user wrote ("maze", "hint", a pasted grid) wins.
         intent = rules.intent
+        has_puzzle = has_sudoku_grid or thread_task or looks_like_maze(message)
         if intent == "other" and is_small_talk(message):
             pass  # greetings and thanks are recognised too: the measured misroute was "thanks, that's all" -> solve
-        elif intent == "other" and (got.intent not in _NEEDS_A_PUZZLE or has_sudoku_grid or thread_task or looks_like_maze(message)):
+        elif intent == "other" and has_cue(message, got.intent) and (got.intent not in _NEEDS_A_PUZZLE or has_puzzle):
             intent = got.intent  # but with nothing to solve, check or explain, "hello!" is no solve request
         # The task: what the message names, else the thread's puzzle. The model's guess counts only
         # for sudoku: mazes and ARC are recognised by their keywords and layouts, and a model that

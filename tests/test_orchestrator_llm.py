@@ -405,3 +405,12 @@ def test_thanks_stays_small_talk_even_with_a_puzzle_in_the_thread(fake, make_orc
     fake.routes["Understanding"] = {"intent": "hint", "task": "sudoku"}
     nudge = o.ask("could you reveal a single square for me?", "t")  # no keyword: the model decides
     assert nudge.intent == "hint" and nudge.hint is not None
+
+
+def test_the_model_decides_only_intents_the_message_gives_a_cue_for(fake, make_orch):
+    o = make_orch(seed=1)
+    fake.routes["Understanding"] = {"intent": "generate", "task": "sudoku"}
+    poem = o.ask("write me a poem about sudoku", "t")  # no cue for generating: stays other
+    assert poem.intent == "other" and poem.grid is None
+    round_ = o.ask("let's play another round", "t")  # "another round": the model's generate counts
+    assert round_.intent == "generate" and round_.ok and len(round_.grid) == 9

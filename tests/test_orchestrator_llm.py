@@ -414,3 +414,18 @@ def test_the_model_decides_only_intents_the_message_gives_a_cue_for(fake, make_o
     assert poem.intent == "other" and poem.grid is None
     round_ = o.ask("let's play another round", "t")  # "another round": the model's generate counts
     assert round_.intent == "generate" and round_.ok and len(round_.grid) == 9
+
+
+def test_a_lying_check_explanation_is_replaced(fake, make_orch):
+    # The check explanation invented cells: "column 7 has 9 twice at (4,7), (8,7)".
+    o = make_orch()
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "Verified."}
+    o.ask(f"solve {PUZZLE4}", "t")
+    wrong = [row[:] for row in SOLUTION4]
+    wrong[2][0], wrong[2][1] = wrong[2][1], wrong[2][0]
+    fake.routes["Understanding"] = {"intent": "check", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "Column 4 has 3 twice at (4,4), (2,4)."}
+    reply = o.ask("check my answer: " + "".join(str(v) for r in wrong for v in r), "t")
+    assert reply.intent == "check" and not reply.check.ok
+    assert "twice at (4,4)" not in reply.text and "r3c1" in reply.text and "do not support" in reply.text

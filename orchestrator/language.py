@@ -454,7 +454,9 @@ class LanguageLayer:
         # for sudoku: mazes and ARC are recognised by their keywords and layouts, and a model that
         # hears "arc" in "give me a hard one" must not turn a sudoku request into a refusal.
         task = rules.task if rules.task != "none" else ("sudoku" if got.task == "sudoku" else "none")
-        if task == "none" and intent in _NEEDS_A_PUZZLE | {"generate"}:
+        if intent == "other":
+            task = rules.task  # "what is the capital of France?" is about no puzzle, whatever the model says
+        elif task == "none":
             task = "sudoku"
         return Understanding(intent=intent, task=task)
 

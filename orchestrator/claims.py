@@ -239,13 +239,16 @@ def check_claims(text: str, k: Knowledge) -> list[Claim]:
             return False, why or f"r{cell[0] + 1}c{cell[1] + 1} is not {digit}"
         return _reason_holds(rd, cell, digit, rd.sentence(m.start()))
 
-    def value(m):
-        cell = rd.cell(m, 1 if m.group(1) else 4)
-        digit = int(m.group(3) or m.group(6))
+    def value(m, cell_at: int = 1, digit_at: int = 3):
+        cell = rd.cell(m, cell_at)
+        digit = int(m.group(digit_at))
         if cell is None:
             return False, "no such cell"
         got, why = rd.value_of(cell)
         return got == digit, why or f"r{cell[0] + 1}c{cell[1] + 1} is {got}, not {digit}"
+
+    def placed(m):  # "5 goes in r3c4"
+        return value(m, cell_at=2, digit_at=1)
 
     def only(m):
         cell = rd.sentence_cell(m.start())
@@ -265,12 +268,14 @@ def check_claims(text: str, k: Knowledge) -> list[Claim]:
         wrong = [d for d in _digits(m.group(1)) if d not in seen]
         return not wrong, f"{', '.join(map(str, wrong))} is not yet in the row, column or box of the cell"
 
-    def allows(m):
-        cell = rd.last_cell(m.start())
+    def candidates_(m):
+        named = [(int(r) - 1, int(c) - 1) for r, c in _CELL_TOKEN.findall(m.group(1))]
+        # "a guess between r4c5=2 and r4c5=7" names its cell; "still allows 2 and 7" follows it.
+        cell = named[-1] if named else rd.last_cell(m.start())
         if cell is None:
             return False, "no cell is named before it"
         options = k.options.get(cell) or candidates(k.before, *BOX_SHAPE[n]).get(cell, set())
-        said = set(_digits(m.group(1)))
+        said = set(_digits(_CELL_TOKEN.sub(" ", m.group(1))))
         return said == options, f"the cell allows {', '.join(map(str, sorted(options)))}"
 
     def count(m):
@@ -325,12 +330,12 @@ def check_claims(text: str, k: Knowledge) -> list[Claim]:
     rd.take(rf"\b(\d)\s+(?:is|appears|sits)\s+(?:already\s+)?in\s+(?:the\s+)?{UNIT}", has)
     rd.take(rf"{UNIT}\s+{DIGITS}", has)
     rd.take(rf"(?:still\s+)?(?:allows|candidates\s+(?:are|:)|could (?:still )?be|a guess between|guess(?:ed)? between|options? (?:were|was|are|is|:))"
-            rf"\s+(?:only\s+|either\s+)?((?:{CELL}\s*=\s*)?\d(?:\s*(?:,|or|and)\s*(?:{CELL}\s*=\s*)?\d(?!\d))*)", _allows_groups(allows))
+            rf"\s+(?:only\s+|either\s+)?((?:<c\d\d>\s*=\s*)?\d(?:\s*(?:,|or|and)\s*(?:<c\d\d>\s*=\s*)?\d(?!\d))*)", candidates_)
     rd.take(rf"{CELL}\s+(?:must be|has to be|can only be|can only hold|must hold|must contain|is forced to be)\s+(?:a\s+)?(\d)(?!\d)",
             forced)
-    rd.take(rf"(?:{CELL}\s*(?:is|holds|has|contains|=|:|gets|takes|becomes|should be|will be)?\s*{_A}(\d)(?!\d)"
-            rf"|\b(?:a\s+|the\s+)?(?:digit\s+|number\s+)?()()(\d)\s+(?:goes|belongs|fits|must go|is placed)?\s*(?:in|into|at)\s+"
-            rf"(?:cell\s+)?{CELL})", _value_groups(value))
+    rd.take(rf"{CELL}\s*(?:is|holds|has|contains|=|:|gets|takes|becomes|should be|will be)?\s*{_A}(\d)(?!\d)", value)
+    rd.take(rf"\b(?:a\s+|the\s+)?(?:digit\s+|number\s+)?(\d)\s+(?:goes|belongs|fits|must go|is placed)?\s*(?:in|into|at)\s+"
+            rf"(?:cell\s+)?{CELL}", placed)
     rd.take(r"\b(\d)\s+is\s+(?:then\s+)?the\s+only\s+(?:digit|candidate|option|number|possibility|value|place)\s*(?:left|possible|remaining)?", only)
     rd.take(r"\bonly\s+(?:possible\s+)?(?:place|cell|spot|position|home)\s+(?:left\s+)?(?:for|where)\s+(?:a\s+|the\s+)?(?:digit\s+)?(\d)", only)
     rd.take(rf"rul\w*\s+out\s+{_A}{DIGITS}", ruled_out)
@@ -366,50 +371,6 @@ def _unit_and_digits(m: re.Match) -> tuple[str, int, list[int]]:
     if groups[0] in ("row", "column", "box"):
         return groups[0], int(groups[1]), _digits(groups[2])
     return groups[1], int(groups[2]), _digits(groups[0])
-
-
-def _value_groups(check):
-    """The cell-value pattern has two forms ("r3c4 is 5" / "5 goes in r3c4"); line up their groups."""
-    def value(m):
-        if m.group(1):
-            return check(m)
-        return check(_Shifted(m))
-    value.__name__ = "value"
-    return value
-
-
-class _Shifted:
-    """"5 goes in r3c4": groups 7, 8 hold the cell and 6 the digit; present them as 1, 2 and 3."""
-
-    def __init__(self, m: re.Match):
-        self.m = m
-
-    def group(self, i: int):
-        return {1: self.m.group(7), 2: self.m.group(8), 3: self.m.group(6), 4: self.m.group(7), 6: self.m.group(6)}[i]
-
-    def start(self) -> int:
-        return self.m.start()
-
-
-def _allows_groups(check):
-    def allows(m):
-        listed = _CELL_TOKEN.sub(" ", m.group(1))
-        return check(_Listed(m, listed))
-    allows.__name__ = "candidates"
-    return allows
-
-
-class _Listed:
-    def __init__(self, m: re.Match, listed: str):
-        self.m, self.listed = m, listed
-
-    def group(self, i: int):
-        return self.listed
-
-    def start(self) -> int:
-        cells = list(_CELL_TOKEN.finditer(self.m.group(1)))
-        # "a guess between r4c5=2 and r4c5=7" names its own cell: read it from there.
-        return self.m.start(1) + cells[-1].end() if cells else self.m.start()
 
 
 def _peers(cell: Cell, n: int) -> set[Cell]:

@@ -39,7 +39,7 @@ class Reply(BaseModel):
     intent: Intent
     task: str | None  # sudoku | maze | arc | None
     grid: Grid | None = None  # the puzzle the reply is about (its givens)
-    answer: Grid | None = None  # only ever a verified answer
+    answer: Grid | list[str] | None = None  # only ever a verified answer (a maze: its rows with the path as 'o')
     verified: bool = False
     # solved | multiple_solutions | no_solution | unsolved (solver); correct | incorrect (check);
     # generated; unavailable | contradictory | bad_input; None otherwise

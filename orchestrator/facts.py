@@ -1,18 +1,21 @@
 """What the verifier and the solver established, as small typed records.
 
 These records are the only thing the language layer may talk about: an explanation (template or
-language model) is written from them, and a model's text that mentions numbers not in them is
-thrown away. Cells are 1-based here (row 1 is the top row), because these records are shown to
-people; the verifiers' own reasons (also counted from 1) stay in the trace.
+language model) is written from them, and a model's text with any claim they do not support is
+thrown away (`claims.py`). Cells are 1-based here (row 1 is the top row), because these records are
+shown to people; the verifiers' own reasons count from 1 too, and their `(r,c)` cells are written
+`rRcC` (`as_people_write`) before they go into a record.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel
 
 from verifiers import sudoku as sudoku_rules
+from verifiers import sudoku_steps
 
 from .extract import BOX_SHAPE, Grid
 
@@ -155,7 +158,16 @@ class CheckFacts(BaseModel):
     conflicts: list[tuple[int, int]]  # cells in a row/column/box that holds a digit twice
     wrong: list[tuple[int, int]]  # filled cells that differ from the puzzle's unique solution
     unique_solution_known: bool
-    verifier_reasons: list[str]  # the verifier's own words
+    verifier_reasons: list[str]  # the verifier's own words, cells written rRcC like everything shown
+
+
+_CELL = re.compile(r"\((\d+),(\d+)\)")
+
+
+def as_people_write(reason: str) -> str:
+    """A verifier reason ("row 1 has 1 twice at (1,1),(1,2)", counted from 1 like all of
+    `verifiers`) with its cells in the chat's notation: "row 1 has 1 twice at r1c1,r1c2"."""
+    return _CELL.sub(lambda m: f"r{m.group(1)}c{m.group(2)}", reason)
 
 
 def check_answer(puzzle: Grid | None, answer: Grid) -> CheckFacts:
@@ -184,5 +196,45 @@ def check_answer(puzzle: Grid | None, answer: Grid) -> CheckFacts:
     return CheckFacts(
         ok=verdict.ok, puzzle_known=known, changed_givens=one_based(changed), empty=one_based(empty),
         conflicts=one_based(conflicts), wrong=one_based(wrong), unique_solution_known=unique,
-        verifier_reasons=list(verdict.reasons),
+        verifier_reasons=[as_people_write(r) for r in verdict.reasons],
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Solving steps: how a person can get there, one rule at a time
+# --------------------------------------------------------------------------------------------
+
+
+class StepFact(BaseModel):
+    number: int  # 1-based position in the solving path
+    rule: Literal["naked_single", "hidden_single", "pointing", "claiming", "guess"]
+    digit: int
+    row: int | None = None  # the cell filled, 1-based (None for pointing / claiming)
+    col: int | None = None
+    unit: str | None = None  # hidden single: where it is the digit's last place; locked: where the digit is confined
+    line: str | None = None  # locked candidates: the unit the digit leaves
+    eliminated: list[tuple[int, int]] = []  # locked candidates: 1-based cells that lost the digit
+    options: list[int] = []  # guess: the digits the cell allowed
+
+
+class StepsFacts(BaseModel):
+    """A run of steps of the rule-based solving path, for one reply."""
+
+    total_steps: int
+    guesses: int  # steps where no rule applied and a digit had to be tried
+    first: int  # number of the first step shown
+    steps: list[StepFact]
+
+
+def solving_steps(puzzle: Grid, solution: Grid) -> list[StepFact]:
+    """The rule-based solving path of `puzzle` (`verifiers.sudoku_steps`), 1-based for people.
+    Guesses take their digit from the verified `solution`."""
+    n = len(puzzle)
+    path = sudoku_steps.solving_path(puzzle, *BOX_SHAPE[n], solution=solution)
+    name = lambda unit: f"{unit[0]} {unit[1] + 1}" if unit else None
+    return [
+        StepFact(number=i + 1, rule=s.rule, digit=s.digit, row=s.cell[0] + 1 if s.cell else None,
+                 col=s.cell[1] + 1 if s.cell else None, unit=name(s.unit), line=name(s.line),
+                 eliminated=[(r + 1, c + 1) for r, c in s.eliminated], options=list(s.options))
+        for i, s in enumerate(path)
+    ]

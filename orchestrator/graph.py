@@ -35,18 +35,31 @@ from verifiers import maze as maze_rules
 from verifiers import sudoku as sudoku_rules
 
 from .config import Settings
-from .extract import BOX_SHAPE, Grid, extract_maze, extract_sudoku, sudoku_task, user_digits
-from .facts import CheckFacts, SolveFacts, check_answer, find_hint, solve_facts
+from .extract import BOX_SHAPE, Grid, extract_maze, extract_sudoku, sudoku_task, written_cells
+from .claims import check_knowledge, hint_knowledge, solve_knowledge, steps_knowledge
+from .facts import (
+    CheckFacts,
+    SolveFacts,
+    StepsFacts,
+    check_answer,
+    as_people_write,
+    find_hint,
+    solve_facts,
+    solving_steps,
+)
 from .language import (
     HELP_TEXT,
     LanguageLayer,
     cell_reference,
+    continues_steps,
     is_injection,
     requested_level,
     requested_size,
     template_check,
     template_hint,
     template_solve_explanation,
+    template_steps,
+    wants_steps,
 )
 from .trace import NodeVisit, TraceRecord
 
@@ -61,6 +74,8 @@ LEVEL_NAMES = ("easy", "medium", "hard")
 # A message needs this many digits (figures or words) before a grid described in words is worth
 # a transcription call; "what is in row 3" or "set row 1 to 1111" is not a grid.
 MIN_DIGITS_FOR_TRANSCRIPTION = 10
+# Solving steps shown per reply: enough to follow a line of reasoning, few enough to read.
+STEPS_PER_REPLY = 5
 
 INJECTION_NOTE = ("I can't change the givens you gave me or skip verification: the givens are exactly the grid "
                   "you pasted, and I only ever show answers the rule-based verifier has accepted.")
@@ -107,6 +122,7 @@ class GraphState(TypedDict, total=False):
     level: int | None
     told_no_model: bool
     last_intent: str | None
+    steps_shown: int  # how many steps of the puzzle's solving path the user has seen
 
 
 def turn_input(message: str) -> GraphState:
@@ -179,7 +195,7 @@ def extract(state: GraphState, ctx: TurnContext) -> dict:
     if state["task"] == "maze":
         found = extract_maze(message)
         if found.rows is None:
-            return _stop(f"I could not read a maze: {found.problem}")
+            return _stop(f"I could not read a maze: {as_people_write(found.problem)}")
         return {"maze": found.rows}
 
     found = extract_sudoku(message)
@@ -220,10 +236,10 @@ def extract(state: GraphState, ctx: TurnContext) -> dict:
 
 
 def _describes_grid(message: str) -> bool:
-    """Enough digits for a grid, written row by row in words or with many digits."""
-    digits = len(user_digits(message))
+    """Enough cells for a grid (digits and blanks, in figures or words), or rows described one by one."""
+    _, cells = written_cells(message)
     rows = len(re.findall(r"\brows?\b", message, re.IGNORECASE))
-    return digits >= MIN_DIGITS_FOR_TRANSCRIPTION or (digits >= 4 and rows >= 2)
+    return len(cells) >= MIN_DIGITS_FOR_TRANSCRIPTION or (len(cells) >= 4 and rows >= 2)
 
 
 def _sentences(parts: list[str]) -> str:
@@ -269,7 +285,8 @@ def _solve_maze(state: GraphState, ctx: TurnContext) -> dict:
         if question.start and question.goal:
             (sr, sc), (gr, gc) = question.start, question.goal
             where = f" (S at row {sr + 1}, column {sc + 1}; G at row {gr + 1}, column {gc + 1})"
-        return _stop(f"I read your {len(rows)}x{len(rows)} maze{where}, but cannot solve it: {err}", status="unavailable")
+        return _stop(f"I read your {len(rows)}x{len(rows)} maze{where}, but cannot solve it: {as_people_write(str(err))}",
+                     status="unavailable")
     if getattr(result, "status", None) == "no_solution":
         return _stop("This maze has no solution: G cannot be reached from S through open cells.", status="no_solution")
     answer = getattr(result, "answer", None)
@@ -282,9 +299,10 @@ def _solve_maze(state: GraphState, ctx: TurnContext) -> dict:
         return _stop("The maze solver's path did not pass the verifier, so I show none.", status="unsolved")
     how = ("The reasoner (HRM) found this path itself." if getattr(result, "path", None) == "hrm" else
            "The reasoner's own path was not a shortest path, so this one comes from an exact breadth-first search.")
+    # Like a solved sudoku, the reply carries the verified answer (the maze's rows with the path drawn).
     return _stop(f"Solved and verified: the path ('o', {verdict.path_length} cells from S to G) is a shortest route. "
                  f"{how}\n\n" + render_maze(answer_rows), ok=True, status="solved", verified=True,
-                 path=getattr(result, "path", None))
+                 answer=answer_rows, path=getattr(result, "path", None))
 
 
 def verify(state: GraphState, ctx: TurnContext) -> dict:
@@ -307,8 +325,10 @@ def verify(state: GraphState, ctx: TurnContext) -> dict:
     thread_puzzle = state.get("puzzle")
     progress = state["intent"] == "hint" and _is_progress_of(grid, thread_puzzle)
     if not progress:  # a new puzzle (or the same one): it becomes the thread's puzzle
+        same = grid == thread_puzzle
         memory = {"puzzle": grid, "solution": answer, "solution_facts": state["solve_facts"],
-                  "revealed": state.get("revealed", False) if grid == thread_puzzle else False}
+                  "revealed": state.get("revealed", False) if same else False,
+                  "steps_shown": state.get("steps_shown", 0) if same else 0}
     return {"verified": True, **memory}
 
 
@@ -324,13 +344,14 @@ def explain(state: GraphState, ctx: TurnContext) -> dict:
     intent, language = state["intent"], ctx.language
     if intent == "check":
         facts = CheckFacts.model_validate(state["check"])
-        text = language.explain(facts, template_check(facts))
-        return {"lines": [text], "ok": True}
+        knowledge = check_knowledge(state.get("grid"), state["user_answer"], facts)
+        return {"lines": [language.explain(facts, template_check(facts), knowledge)], "ok": True}
     if intent == "explain" and state.get("grid") is None:
         if not state.get("solution_facts"):
             return {"lines": ["There is nothing to explain yet: ask me to solve a puzzle first."], "ok": False}
         facts = SolveFacts.model_validate(state["solution_facts"])
-        return {"lines": [language.explain(facts, template_solve_explanation(facts))], "ok": True}
+        knowledge = solve_knowledge(state["puzzle"], state.get("solution"), facts)
+        return {"lines": [language.explain(facts, template_solve_explanation(facts), knowledge)], "ok": True}
 
     facts = SolveFacts.model_validate(state["solve_facts"])
     grid, answer = state["grid"], state.get("answer")
@@ -349,20 +370,46 @@ def explain(state: GraphState, ctx: TurnContext) -> dict:
         if hint is None:
             return {"lines": lines + ["This grid has no empty cell left, so there is nothing to hint."], "ok": False,
                     "answer": None}
-        lines.append(language.explain(hint, template_hint(hint)))
+        lines.append(language.explain(hint, template_hint(hint), hint_knowledge(grid, answer, hint)))
         if hint.technique == "from_solution" and facts.status == "multiple_solutions":
             lines.append("This puzzle has more than one solution: that digit belongs to the verified solution I "
                          "found, other solutions may differ there.")
         return {"lines": lines, "hint": hint.model_dump(), "ok": True, "answer": None}
 
+    if intent == "explain":
+        return _explain_steps(state, ctx, lines, grid, answer)
+
     headline = ("Solved and verified." if facts.status == "solved"
                 else "Solved and verified (this puzzle has more than one solution; here is one).")
-    lines += [headline, render_sudoku(answer), language.explain(facts, template_solve_explanation(facts))]
+    knowledge = solve_knowledge(grid, answer, facts)
+    lines += [headline, render_sudoku(answer), language.explain(facts, template_solve_explanation(facts), knowledge)]
     return {"lines": lines, "ok": True, "revealed": True}
+
+
+def _explain_steps(state: GraphState, ctx: TurnContext, lines: list[str], grid: Grid, answer: Grid) -> dict:
+    """How to solve it: the next few steps of the rule-based solving path, not the answer."""
+    steps = solving_steps(grid, answer)
+    same_puzzle = state.get("grid_source") == "memory"
+    start = state.get("steps_shown") or 0 if same_puzzle and continues_steps(state["message"]) else 0
+    if start >= len(steps):
+        return {"lines": lines + [f"That was the last of the {len(steps)} steps: the puzzle is filled."],
+                "ok": True, "answer": None}
+    shown = steps[start : start + STEPS_PER_REPLY]
+    facts = StepsFacts(total_steps=len(steps), guesses=sum(s.rule == "guess" for s in steps), first=start + 1, steps=shown)
+    end = start + len(shown)
+    intro = (f"How to solve it, one rule at a time: steps {start + 1}-{end} of {len(steps)}"
+             + (f" ({facts.guesses} of them need a guess: no simple rule applies there)." if facts.guesses else
+                " (every step follows from a rule; no guessing needed)."))
+    text = ctx.language.explain(facts, template_steps(facts), steps_knowledge(grid, answer, steps, facts))
+    more = "Say 'next steps' for more." if end < len(steps) else "That fills the puzzle."
+    return {"lines": lines + [intro, text, more], "ok": True, "answer": None, "steps_shown": end}
 
 
 def generate(state: GraphState, ctx: TurnContext) -> dict:
     message = state["message"]
+    if state.get("task") == "maze":
+        return _stop("I cannot generate mazes yet; I generate sudoku (4x4, 6x6, 9x9). Paste a maze "
+                     "('#' walls, S, G) and I will solve it.")
     memory = state.get("puzzle")
     n = requested_size(message) or (len(memory) if memory else 9)
     level, note = requested_level(message, state.get("level"))
@@ -380,7 +427,7 @@ def generate(state: GraphState, ctx: TurnContext) -> dict:
               render_sudoku(puzzle),
               "Ask for a hint, send me your answer to check, or say 'solve it'."]
     return {"lines": lines, "ok": unique, "grid": puzzle, "grid_source": "generated", "status": "generated",
-            "puzzle": puzzle, "solution": None, "solution_facts": None, "revealed": False, "level": level,
+            "puzzle": puzzle, "solution": None, "solution_facts": None, "revealed": False, "steps_shown": 0, "level": level,
             "task": "sudoku"}
 
 
@@ -437,7 +484,7 @@ def _after_understand(state: GraphState) -> str:
         return "generate"
     if intent == "lookup":
         return "lookup"
-    if intent == "explain" and not state.get("has_grid"):
+    if intent == "explain" and not state.get("has_grid") and not wants_steps(state["message"]):
         return "explain"
     return "extract"
 

@@ -5,7 +5,7 @@ Two implementations of the same three jobs:
 * rules (always there): keyword rules for the intent, template sentences for explanations, and
   no transcription of grids described in words (the user is asked to paste the grid instead);
 * a language model behind an OpenAI-compatible server, used when one answers. Each of its calls
-  that fails (timeout, malformed JSON, a reply that breaks the schema or the grounding check)
+  that fails (timeout, malformed JSON, a reply that breaks the schema or the claim check of `claims.py`)
   falls back to the rules for that step, with a note for the user.
 
 Nothing here decides an answer: answers come only from a verified `SolveResult`. The model sees
@@ -15,15 +15,15 @@ and what it writes is checked against those inputs.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .extract import Grid, llm_grid_matches_text, looks_like_maze
-from .facts import CheckFacts, HintFacts, SolveFacts
+from .claims import Knowledge, check_claims, failed
+from .extract import Grid, extract_sudoku, looks_like_maze, transcription_differences
+from .facts import CheckFacts, HintFacts, SolveFacts, StepFact, StepsFacts
 from .llm import LLMClient, LLMError
 
 Intent = Literal["solve", "check", "hint", "explain", "generate", "lookup", "other"]
@@ -79,16 +79,51 @@ _INJECTION = re.compile(
 )
 _CHECK = re.compile(r"\bcheck\b|\bverify (?:my|this)\b|\bis (?:this|my|it) (?:answer |solution )?(?:right|correct|valid)\b"
                     r"|\bdid i (?:get it|solve it)\b|\bmy (?:answer|solution)\b", re.IGNORECASE)
-_HINT = re.compile(r"\bhint\b|\bclue\b|\bnext (?:step|move|cell)\b|\bstuck\b|\bone cell\b", re.IGNORECASE)
-_GENERATE = re.compile(r"\b(?:generate|create|make|give me|new|another)\b[^.?!]*\b(?:puzzle|sudoku|one|grid|game)\b"
+_HINT = re.compile(r"\bhints?\b|\bclue\b|\bnudge\b|\bnext (?:step|move|cell)\b|\bone cell\b"
+                   r"|\bwhich cell (?:should|do|can|to)\b|\bwhat (?:should|do|can) i (?:fill|put|try|do) next\b", re.IGNORECASE)
+# "I'm stuck" asks for a hint, unless the message asks for the solution outright.
+_STUCK = re.compile(r"\bstuck\b", re.IGNORECASE)
+_GENERATE = re.compile(r"\b(?:generate|create|make|give me|new|another|fresh|i want|i'd like|i would like|fancy)\b"
+                       r"[^.?!]*\b(?:puzzle|sudoku|one|grid|game|challenge|mazes?|[469]\s*x\s*[469])\b"
                        r"|\b(?:harder|easier|more difficult|simpler)\b", re.IGNORECASE)
-_EXPLAIN = re.compile(r"\bexplain\b|\bwhy\b|\bhow did (?:you|it)\b|\bhow was\b|\bhow sure\b", re.IGNORECASE)
-_LOOKUP = re.compile(r"\bwhat(?:'s| is| was)? (?:in|at|on)\b|\b(?:row|column|col) \d\b|\br\d\s*c\d\b|\bcell\b",
-                     re.IGNORECASE)
+# "How do I solve this?", "step by step", "walk me through it", "next steps": the solving path.
+_STEPS = re.compile(r"\bhow (?:do|can|should|would|could) (?:i|you|one|we) (?:solve|do|crack|approach|tackle)\b"
+                    r"|\bhow to (?:solve|do|crack|approach|tackle)\b|\bstep[- ]by[- ]step\b|\bwalk me through\b"
+                    r"|\b(?:solving|solution) (?:path|steps)\b|\b(?:next|more|further|remaining|the) steps\b"
+                    r"|\bshow (?:me )?(?:the |your )?(?:steps|working|reasoning)\b|\bcontinue\b|\bgo on\b|\bkeep going\b",
+                    re.IGNORECASE)
+_EXPLAIN = re.compile(r"\bexplain\b|\bwhy\b|\bhow did (?:you|it)\b|\bhow was\b|\bhow (?:sure|confident|certain)\b",
+                      re.IGNORECASE)
+_LOOKUP = re.compile(r"\bwhat(?:'s| is| was)? (?:in|at|on)\b|\b(?:row|column|col|box) \d\b|\br\d\s*c\d\b|\bcell\b"
+                     r"|\(\s*\d\s*,\s*\d\s*\)", re.IGNORECASE)
 _SOLVE = re.compile(r"\bsolve\b|\bsolution\b|\banswer\b|\bfill (?:it|in)\b|\bfinish\b", re.IGNORECASE)
 _MAZE = re.compile(r"\bmazes?\b|\blabyrinth\b", re.IGNORECASE)
 _ARC = re.compile(r"\barc\b|\babstraction and reasoning\b|\barc-agi\b", re.IGNORECASE)
 _SUDOKU = re.compile(r"\bsudokus?\b", re.IGNORECASE)
+
+
+def _is_filled(message: str) -> bool:
+    grids = extract_sudoku(message).grids
+    return bool(grids) and all(v for row in grids[0] for v in row)
+
+
+def wants_steps(message: str) -> bool:
+    """The message asks how to solve (the rule-based solving path), not for the answer."""
+    return bool(_STEPS.search(message))
+
+
+def continues_steps(message: str) -> bool:
+    return bool(re.search(r"\b(?:next|more|further|remaining)\b|\bcontinue\b|\bgo on\b|\bkeep going\b", message, re.IGNORECASE))
+
+
+# Greetings, thanks and goodbyes: no request about a puzzle, whatever a model makes of them.
+_SMALL_TALK = re.compile(r"^\W*(?:hi|hello|hey|hiya|good (?:morning|afternoon|evening|night)|ok(?:ay)?|cool|nice|great"
+                         r"|how are you|who are you|what can you do)\b"
+                         r"|\b(?:thanks|thank you|thx|cheers|bye|goodbye|see you)\b", re.IGNORECASE)
+
+
+def is_small_talk(message: str) -> bool:
+    return bool(_SMALL_TALK.search(message))
 
 
 def is_injection(message: str) -> bool:
@@ -108,6 +143,24 @@ def rule_task(message: str, has_sudoku_grid: bool, thread_task: str | None) -> T
 # Intents that act on a puzzle: the message or the thread must hold one.
 _NEEDS_A_PUZZLE = {"solve", "check", "hint", "explain", "lookup"}
 
+# Where the keyword rules find nothing, the model decides, but only for an intent the message gives
+# some cue for: words too loose for a rule of their own ("complete", "reveal", "another round").
+# Without a cue the message stays "other": measured, a small model calls most chit-chat "solve" or
+# "generate" (docs/llm.md).
+_CUES = {
+    "solve": r"complete|finish|answer|solution|fill|crack|result|do it|solve",
+    "check": r"right|correct|mistakes?|wrong|errors?|valid|ok\?|good\?",
+    "hint": r"reveal|tips?|help|start|next|square|cell|stuck|idea|nudge|clue",
+    "explain": r"reason\w*|why|how|logic|understand|method|teach|steps?|explain",
+    "generate": r"another|new|more|fresh|round|play|tricky|surprise|harder|easier|puzzle|one|game|challenge",
+    "lookup": r"rows?|columns?|box|cell|square|r\dc\d|what(?:'s| is) (?:in|at)",
+}
+_CUE = {intent: re.compile(rf"\b(?:{words})\b", re.IGNORECASE) for intent, words in _CUES.items()}
+
+
+def has_cue(message: str, intent: str) -> bool:
+    return intent in _CUE and bool(_CUE[intent].search(message))
+
 
 def rule_understand(message: str, has_sudoku_grid: bool, thread_task: str | None) -> Understanding:
     """Keyword rules. A pasted grid makes "solve" the default; without one the message is a
@@ -115,10 +168,14 @@ def rule_understand(message: str, has_sudoku_grid: bool, thread_task: str | None
     task = rule_task(message, has_sudoku_grid, thread_task)
     if _CHECK.search(message):
         intent = "check"
-    elif _HINT.search(message):
+    elif _HINT.search(message) or (_STUCK.search(message) and not _SOLVE.search(message)):
         intent = "hint"
+    elif _STEPS.search(message) and (has_sudoku_grid or thread_task or _SUDOKU.search(message)):
+        intent = "explain"
     elif has_sudoku_grid:
         intent = "explain" if _EXPLAIN.search(message) and not _SOLVE.search(message) else "solve"
+        if intent == "solve" and not _SOLVE.search(message) and _is_filled(message):
+            intent = "check"  # a grid with no blank left has nothing to solve: the user wants it checked
     elif _GENERATE.search(message):
         intent = "generate"
     elif _EXPLAIN.search(message):
@@ -130,6 +187,8 @@ def rule_understand(message: str, has_sudoku_grid: bool, thread_task: str | None
     else:
         intent = "other"
         task = rule_task(message, has_sudoku_grid, None)  # "hello" is about no puzzle
+    if intent == "generate" and task == "none":
+        task = "sudoku"  # "give me a hard one": sudoku is what the chat generates
     return Understanding(intent=intent, task=task)
 
 
@@ -233,6 +292,24 @@ def template_solve_explanation(f: SolveFacts) -> str:
     return " ".join(parts)
 
 
+def template_step(s: StepFact) -> str:
+    cell = f"r{s.row}c{s.col}"
+    if s.rule == "naked_single":
+        return f"Step {s.number}: {cell} = {s.digit} (naked single: every other digit is already in its row, column or box)."
+    if s.rule == "hidden_single":
+        return f"Step {s.number}: {cell} = {s.digit} (hidden single: the only place left for {s.digit} in {s.unit})."
+    if s.rule in ("pointing", "claiming"):
+        return (f"Step {s.number}: in {s.unit}, {s.digit} can only go in {s.line}, so {s.digit} is no longer a "
+                f"candidate in the rest of {s.line} ({_cells(s.eliminated, 6)}).")
+    choices = " and ".join(f"{cell}={d}" for d in s.options)
+    return (f"Step {s.number}: no simple step here: a guess between {choices} was needed; {cell}={s.digit} is the "
+            "one that leads to the verified solution (found by search, not by a rule).")
+
+
+def template_steps(f: StepsFacts) -> str:
+    return "\n".join(template_step(s) for s in f.steps)
+
+
 def template_hint(h: HintFacts) -> str:
     cell = f"row {h.row}, column {h.col}"
     if h.technique == "naked_single":
@@ -273,8 +350,10 @@ HELP_TEXT = (
     "I solve, check and explain sudoku (4x4, 6x6, 9x9) with the HRM reasoner; every answer I show is "
     "checked by a rule-based verifier. Try:\n"
     "  solve this sudoku: 53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79\n"
-    "  give me a hint / check my answer: <grid> / explain / what is in row 3? / generate a 4x4 sudoku / a harder one\n"
-    "Grids may be one line or one row per line; blanks are . 0 or _; | + - separators and JSON arrays work too."
+    "  give me a hint / check my answer: <grid> / how do I solve this? / next steps / explain / what is in row 3? /\n"
+    "  generate a 4x4 sudoku / a harder one\n"
+    "Grids may be one line, one row per line, 'row 1: 5 3 _ _ 7 ...', rows split by / or ;, a markdown table or JSON;\n"
+    "blanks are . 0 _ - x * or the words blank/empty, digits may be words (five). Rows and columns count from 1."
 )
 
 
@@ -293,7 +372,9 @@ _TRANSCRIBE_PROMPT = (
 _EXPLAIN_PROMPT = (
     "You explain a verified puzzle result to a user in 2-4 plain sentences. Use ONLY the facts in the JSON "
     "the user gives you; do not mention any digit, cell, number or claim that is not in those facts, and never "
-    "write out a grid. Reply with JSON only: {\"text\": \"...\"}."
+    "write out a grid. Name cells as r3c4 (row 3, column 4; rows and columns count from 1). Every statement "
+    "is checked against the facts and the rules; one false statement and your text is not shown. "
+    "Reply with JSON only: {\"text\": \"...\"}."
 )
 
 
@@ -305,6 +386,14 @@ class ModelCall(BaseModel):
     ms: float
     ok: bool
     error: str | None = None
+    raw: str | None = None  # the model's reply as it came back, cut at RAW_REPLY_CHARS
+    failed_claims: list[str] = []  # for a worded text: the claims that did not hold, and why
+
+
+# The trace's error for a worded text that made a false or uncheckable claim.
+REJECTED_EXPLANATION = "explanation with false or uncheckable claims rejected"
+# A model's raw reply kept in the trace: enough to see what it said, bounded for a 300-token reply.
+RAW_REPLY_CHARS = 2000
 
 
 class LanguageLayer:
@@ -332,12 +421,16 @@ class LanguageLayer:
             value = self.llm.chat_json(messages, schema, max_tokens=max_tokens)
         except LLMError as err:
             self.calls.append(ModelCall(purpose=purpose, model=self.llm.model, ms=_ms(start), ok=False,
-                                        error=f"{err.kind}: {err}"))
+                                        error=f"{err.kind}: {err}", raw=self._raw()))
             self.notes.append(f"Note: the language model's {purpose} could not be used ({err}).{fallback}")
             self._gave_up = err.kind in ("timeout", "unreachable")
             return None
-        self.calls.append(ModelCall(purpose=purpose, model=self.llm.model, ms=_ms(start), ok=True))
+        self.calls.append(ModelCall(purpose=purpose, model=self.llm.model, ms=_ms(start), ok=True, raw=self._raw()))
         return value
+
+    def _raw(self) -> str | None:
+        raw = getattr(self.llm, "last_raw", None)
+        return raw[:RAW_REPLY_CHARS] if isinstance(raw, str) else None
 
     def understand(self, message: str, has_sudoku_grid: bool, thread_task: str | None, context: str) -> Understanding:
         rules = rule_understand(message, has_sudoku_grid, thread_task)
@@ -352,10 +445,19 @@ class LanguageLayer:
         # eval/intent_set.jsonl, the 0.5B model misroutes far more requests than the rules do
         # (docs/llm.md). A keyword the user wrote ("maze", "hint", a pasted grid) wins.
         intent = rules.intent
-        if intent == "other" and (got.intent not in _NEEDS_A_PUZZLE or has_sudoku_grid or thread_task or looks_like_maze(message)):
+        has_puzzle = has_sudoku_grid or thread_task or looks_like_maze(message)
+        if intent == "other" and is_small_talk(message):
+            pass  # greetings and thanks are recognised too: the measured misroute was "thanks, that's all" -> solve
+        elif intent == "other" and has_cue(message, got.intent) and (got.intent not in _NEEDS_A_PUZZLE or has_puzzle):
             intent = got.intent  # but with nothing to solve, check or explain, "hello!" is no solve request
-        # The task: what the message names, else the thread's puzzle, else the model's guess.
-        task = rules.task if rules.task != "none" else got.task
+        # The task: what the message names, else the thread's puzzle. The model's guess counts only
+        # for sudoku: mazes and ARC are recognised by their keywords and layouts, and a model that
+        # hears "arc" in "give me a hard one" must not turn a sudoku request into a refusal.
+        task = rules.task if rules.task != "none" else ("sudoku" if got.task == "sudoku" else "none")
+        if intent == "other":
+            task = rules.task  # "what is the capital of France?" is about no puzzle, whatever the model says
+        elif task == "none":
+            task = "sudoku"
         return Understanding(intent=intent, task=task)
 
     def transcribe(self, message: str) -> tuple[Grid | None, str | None]:
@@ -374,13 +476,16 @@ class LanguageLayer:
         if any(ch not in cell_chars for row in got.rows for ch in row):
             return None, "the language model's transcription holds characters that are not cells"
         grid: Grid = [[int(ch) if ch.isdigit() else 0 for ch in row] for row in got.rows]
-        if not llm_grid_matches_text(grid, message):
-            return None, ("the language model's transcription has givens that are not in your message "
-                          "(it may have invented digits)")
+        differences = transcription_differences(grid, message)
+        if differences:
+            self.calls[-1].ok = False
+            self.calls[-1].error = "transcription differs from the message: " + "; ".join(differences)
+            return None, ("the language model's transcription is not the grid you wrote: " + "; ".join(differences))
         return grid, None
 
-    def explain(self, facts: BaseModel, template: str) -> str:
-        """The model's explanation of `facts` if it says nothing the facts do not; else `template`."""
+    def explain(self, facts: BaseModel, template: str, knowledge: Knowledge) -> str:
+        """The model's wording of `facts` if every claim it makes holds (`claims.check_claims`
+        against `knowledge`); else `template`, with a note."""
         if not self.uses_model:
             return template
         payload = facts.model_dump_json()
@@ -389,26 +494,15 @@ class LanguageLayer:
         if got is None:
             return template
         text = got.text.strip()
-        if not text or not is_grounded(text, facts):
-            self.notes.append("Note: the language model's explanation mentioned things the verifier did not "
-                              "report, so I used the built-in explanation.")
+        bad = failed(check_claims(text, knowledge)) if text else []
+        if not text or bad:
+            self.notes.append("Note: the language model's wording said things the verifier's facts do not support, "
+                              "so I used the built-in text.")
             self.calls[-1].ok = False
-            self.calls[-1].error = "ungrounded explanation rejected"
+            self.calls[-1].error = REJECTED_EXPLANATION if bad else "empty explanation"
+            self.calls[-1].failed_claims = [f"{c.kind}: {c.text!r}: {c.why}" for c in bad[:20]]
             return template
         return text
-
-
-_NUMBER = re.compile(r"\d+")
-
-
-def is_grounded(text: str, facts: BaseModel) -> bool:
-    """Every number in `text` occurs in the facts, and there is no run of 4+ digits (a grid row
-    written out). A crude check, but it catches the failure that matters: invented digits and
-    cells."""
-    allowed = set(_NUMBER.findall(json.dumps(facts.model_dump())))
-    if re.search(r"\d{4,}", text):
-        return False
-    return all(n in allowed for n in _NUMBER.findall(text))
 
 
 def _ms(start: float) -> float:

@@ -70,6 +70,7 @@ class LLMClient:
             trust_env=False,
         )
         self._available: tuple[float, bool] | None = None  # (checked at, answer)
+        self.last_raw: str | None = None  # the content of the last chat reply, as it came back
 
     def close(self) -> None:
         self._http.close()
@@ -118,12 +119,14 @@ class LLMClient:
                 "json_schema": {"name": schema.__name__, "schema": json_schema, "strict": True},
             },
         }
+        self.last_raw = None
         data = self._request("POST", "/chat/completions", json=body)
         try:
             choice = data["choices"][0]
             content = choice["message"]["content"]
         except (TypeError, KeyError, IndexError):
             raise LLMError("malformed", "the server's reply has no choices[0].message.content") from None
+        self.last_raw = content if isinstance(content, str) else None  # kept for the trace
         if choice.get("finish_reason") == "length":
             raise LLMError("malformed", "the model's reply was cut off at the token limit")
         if not isinstance(content, str):

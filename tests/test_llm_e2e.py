@@ -21,6 +21,7 @@ import pytest
 
 from orchestrator import Orchestrator, Settings
 from orchestrator import llm_server
+from orchestrator.language import REJECTED_EXPLANATION
 from verifiers import sudoku as rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +142,8 @@ def test_solve_this_sudoku_through_the_graph_with_the_real_model(served, tmp_pat
     assert calls[0]["purpose"] == "intent classification" and calls[0]["ok"], calls
     assert calls[0]["model"] == MODEL.served_name
     assert [c["purpose"] for c in calls] == ["intent classification", "explanation"], calls
-    # An explanation is either the model's (it passed the grounding check) or, rejected, the template.
+    # An explanation is either the model's (every claim held) or, rejected, the template; the
+    # trace keeps the model's raw reply and, when rejected, the claims that failed.
     explanation = calls[1]
-    assert explanation["ok"] or explanation["error"] == "ungrounded explanation rejected", explanation
+    assert explanation["raw"], explanation
+    assert explanation["ok"] or (explanation["error"] == REJECTED_EXPLANATION and explanation["failed_claims"]), explanation

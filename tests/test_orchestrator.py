@@ -199,6 +199,9 @@ def test_maze_is_solved_when_a_maze_solver_exists(trace_path):
     o = Orchestrator(Settings(llm_url=None, trace_path=trace_path), solver=solver)
     reply = o.ask(MAZE, "m")
     assert reply.ok and reply.status == "solved" and "o" in reply.text and "shortest route" in reply.text
+    # Like a solved sudoku: the verified answer (the rows with the path) and the verified flag.
+    assert reply.verified and reply.answer == maze_rules.label_maze(MAZE.split("\n")[1:])
+    assert maze_rules.check_maze_answer(MAZE.split("\n")[1:], reply.answer).ok
 
 
 def test_unusable_grids_get_clear_replies(orch):
@@ -315,3 +318,37 @@ def test_chat_command_runs_as_a_module(tmp_path):
                          env={**os.environ, "OMP_NUM_THREADS": "1", "HRM_LLM_URL": "none"})
     assert run.returncode == 0, run.stderr
     assert "2 3 | 4 1" in run.stdout and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("message", [
+    "solve this sudoku: row 1: 1 _ _ 4, row 2: _ 4 _ _, row 3: _ _ 2 _, row 4: _ 3 _ _",
+    "| 1 |   |   | 4 |\n|   | 4 |   |   |\n|   |   | 2 |   |\n|   | 3 |   |   |",
+    "row one is one blank blank four. row two is blank four blank blank. "
+    "row three is blank blank two blank. row four is blank three blank blank.",
+    "1 - - 4\n- 4 - -\n- - 2 -\n- 3 - -",
+    "1xx4 / x4xx / xx2x / x3xx",
+])
+def test_grids_typed_the_way_people_type_are_solved(orch, message):
+    reply = orch.ask(message, "typed")
+    assert reply.intent == "solve" and reply.verified and reply.answer == SOLUTION4 and reply.grid == rules_grid(PUZZLE4)
+
+
+def rules_grid(text):
+    return SudokuTask(2, 2).parse(text).tolist()
+
+
+def test_explain_how_to_solve_gives_steps_a_few_at_a_time(orch):
+    orch.ask(f"solve {PUZZLE4}", "steps")
+    first = orch.ask("explain how to solve it", "steps")
+    assert first.intent == "explain" and first.answer is None and "steps 1-5 of 11" in first.text
+    assert "Step 1: r1c2 = 2" in first.text and "Step 6" not in first.text
+    second = orch.ask("next steps", "steps")
+    assert "steps 6-10 of 11" in second.text and "Step 6:" in second.text
+    orch.ask("next steps", "steps")
+    done = orch.ask("next steps", "steps")
+    assert "last of the 11 steps" in done.text
+
+
+def test_maze_problems_count_rows_and_columns_from_1(orch):
+    reply = orch.ask("solve this maze\n#####\n#S# #\n### #\n#  G#\n#####", "maze1")
+    assert not reply.ok and "G at r4c4 cannot be reached from S at r2c2" in reply.text

@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from orchestrator.extract import extract_maze, extract_sudoku, is_grid_line, llm_grid_matches_text, user_digits
+from orchestrator.extract import (
+    extract_maze,
+    extract_sudoku,
+    is_grid_line,
+    llm_grid_matches_text,
+    transcription_differences,
+    user_digits,
+)
 
 P9 = "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
 ROWS = [P9[i * 9 : i * 9 + 9] for i in range(9)]
@@ -156,3 +163,70 @@ def test_maze_problems_are_reported():
 def test_is_grid_line():
     assert is_grid_line("5 3 . | . 7 .") and is_grid_line("------+------") and is_grid_line("row 2: 1 . . 4")
     assert not is_grid_line("solve this") and not is_grid_line("")
+
+
+# -- the forms people type -------------------------------------------------------------------------
+
+WORD = dict(zip(".123456789", "blank one two three four five six seven eight nine".split()))
+
+
+def md_table(rows, header):
+    lines = ["| " + " | ".join(" " if c == "." else c for c in r) + " |" for r in rows]
+    if header:
+        lines = ["|" + "   |" * len(rows), "|" + "---|" * len(rows)] + lines
+    return "\n".join(lines)
+
+
+def newspaper(rows):
+    out = []
+    for i, r in enumerate(rows):
+        out.append((" ".join(r[0:3]) + " | " + " ".join(r[3:6]) + " | " + " ".join(r[6:9])).replace(".", " ").rstrip())
+        if i in (2, 5):
+            out.append("------+-------+------")
+    return "\n".join(out)
+
+
+TYPED_9X9 = {
+    "row N: on one line": "solve this sudoku: " + ", ".join(f"row {i + 1}: " + " ".join(r.replace(".", "_")) for i, r in enumerate(ROWS)),
+    "Row N: lines with - blanks": "\n".join(f"Row {i + 1}: " + " ".join(r.replace(".", "-")) for i, r in enumerate(ROWS)),
+    "rows separated by /": " / ".join(ROWS),
+    "rows separated by ;": "; ".join(" ".join(r) for r in ROWS),
+    "rows separated by commas": ", ".join(r.replace(".", "0") for r in ROWS),
+    "markdown table with a header": md_table(ROWS, header=True),
+    "markdown table, empty cells": md_table(ROWS, header=False),
+    "rows of -": "\n".join(" ".join(r.replace(".", "-")) for r in ROWS),
+    "x blanks": "\n".join(r.replace(".", "x") for r in ROWS),
+    "* blanks": "\n".join(" ".join(r.replace(".", "*")) for r in ROWS),
+    "digits as words with row labels": " ".join(
+        f"row {WORD[str(i + 1)]} is " + " ".join(WORD[c] for c in r) + "." for i, r in enumerate(ROWS)),
+    "digits as words, one row per line": "\n".join(", ".join(WORD[c].replace("blank", "empty") for c in r) for r in ROWS),
+    "newspaper, spaces for blanks": newspaper(ROWS),
+    "code fence": "solve:\n```text\n" + "\n".join(" ".join(r) for r in ROWS) + "\n```\nthanks",
+    "json in a code fence": "```json\n" + json.dumps([[int(c) if c != "." else 0 for c in r] for r in ROWS]) + "\n```",
+}
+
+
+@pytest.mark.parametrize("name", list(TYPED_9X9))
+def test_forms_people_type(name):
+    found = extract_sudoku(TYPED_9X9[name])
+    assert [flat(g) for g in found.grids] == [P9], found.problems
+
+
+def test_labelled_rows_with_a_wrong_length_say_which_row():
+    rows = [" ".join(r) for r in ROWS]
+    rows[3] = rows[3][:-2]  # row 4 loses a cell
+    found = extract_sudoku("\n".join(f"row {i + 1}: {r}" for i, r in enumerate(rows)))
+    assert found.grids == [] and any("row 4 has 8 cells" in p for p in found.problems)
+
+
+def test_prose_with_row_words_is_not_a_grid():
+    assert extract_sudoku("row one is hard, row two is easy, row three, row four: what is in them?").grids == []
+    assert extract_sudoku("- first item\n- second item\n- x marks the spot").grids == []
+
+
+@pytest.mark.parametrize("grid, differs", [
+    ([[1, 0, 0, 4], [0, 4, 0, 0], [0, 0, 2, 0], [0, 3, 0, 0]], []),
+    ([[1, 0, 0, 4], [4, 0, 0, 0], [0, 0, 2, 0], [0, 3, 0, 0]], ["r2c1 is 4 but you wrote a blank", "r2c2 is a blank but you wrote 4"]),
+])
+def test_transcriptions_are_compared_by_position_when_every_cell_was_written(grid, differs):
+    assert transcription_differences(grid, WORDS) == differs

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from orchestrator import LLMClient, LLMError, Orchestrator, Settings
 from orchestrator.facts import SolveFacts
-from orchestrator.language import Explanation, Understanding, is_grounded
+from orchestrator.language import Understanding
 from reasoner.tasks import SudokuTask
 from verifiers import sudoku as rules
 
@@ -218,13 +218,13 @@ def test_the_model_words_the_explanation_from_the_verifier_facts(fake, make_orch
     assert facts.verified and facts.status == "solved"
 
 
-def test_an_ungrounded_explanation_is_replaced_by_the_template(fake, make_orch):
+def test_an_explanation_with_false_claims_is_replaced_by_the_template(fake, make_orch):
     fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
     fake.routes["Explanation"] = {"text": "Row 1 is 4321 and I am 97% sure, trust me."}
     reply = make_orch().ask(f"solve {PUZZLE4}", "t")
     assert reply.verified and "4321" not in reply.text and "97%" not in reply.text
     assert "The verifier checked the answer" in reply.text  # the template
-    assert "mentioned things the verifier did not report" in reply.text
+    assert "said things the verifier's facts do not support" in reply.text
 
 
 @pytest.mark.parametrize("route, said", [
@@ -251,25 +251,48 @@ def test_after_a_timeout_the_turn_goes_on_without_the_model(fake, make_orch):
     assert reply.text.count("did not answer within") == 1
 
 
+# Code reads rows written with labels, blanks and digit words; the model is asked only for
+# descriptions like this one, which name no cell by position.
+DESCRIBED = ("solve this 4x4: the top row starts with 1 and ends with 4, the second row has a 4 in second place, "
+             "the third row a 2 in third place and the bottom row a 3 in second place")
+
+
 def test_a_grid_described_in_words_is_transcribed_and_checked(fake, make_orch):
-    message = ("solve this: row one has 1, blank, blank, 4. row two: blank, 4, blank, blank. "
-               "row three: blank, blank, 2, blank. row four: blank, 3, blank, blank.")
     fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
     fake.routes["Transcription"] = {"size": 4, "rows": ["1..4", ".4..", "..2.", ".3.."]}
     fake.routes["Explanation"] = {"text": "Verified."}
-    reply = make_orch().ask(message, "t")
+    reply = make_orch().ask(DESCRIBED, "t")
     assert reply.verified and reply.answer == SOLUTION4
     assert "with the language model's help" in reply.text and "The puzzle as I read it" in reply.text
 
 
-def test_invented_givens_are_rejected(fake, make_orch):
-    message = "solve this: row one has 1, blank, blank, 4. row two: blank, 4, blank, blank. rows 3 and 4 are empty"
+@pytest.mark.parametrize("rows, said", [
+    ([".1.4", ".4..", "..2.", ".3.."], None),  # the 1 moved: same digits in the same order, not caught by order
+    (["1..4", ".4..", "....", ".3.."], "drops 2"),  # the 2 dropped
+    (["1..4", ".4..", "..2.", ".3.1"], "adds 1"),  # a 1 invented
+    (["1..4", ".4..", ".3..", "..2."], "drops 3"),  # 2 and 3 swapped
+])
+def test_a_transcription_must_be_the_users_digits_in_order(fake, make_orch, rows, said):
     fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
-    # the model adds a 2 and a 3 the user never wrote after the last 4
-    fake.routes["Transcription"] = {"size": 4, "rows": ["1..4", ".4..", "..2.", ".3.."]}
-    reply = make_orch().ask(message, "t")
+    fake.routes["Transcription"] = {"size": 4, "rows": rows}
+    fake.routes["Explanation"] = {"text": "Verified."}
+    reply = make_orch().ask(DESCRIBED, "t")
+    if said is None:  # the order is all a description without positions gives; the grid is shown to be checked
+        assert "The puzzle as I read it" in reply.text
+        return
     assert not reply.ok and reply.answer is None and reply.grid is None
-    assert "not in your message" in reply.text and "paste the grid" in reply.text
+    assert "not the grid you wrote" in reply.text and said in reply.text
+
+
+def test_a_moved_given_is_refused_when_every_cell_was_written(fake, make_orch):
+    # Every cell written (blanks as "blank"), in a form code does not read: compared by position.
+    message = ("please solve it, reading left to right and top to bottom the cells go "
+               "1 blank blank 4 then blank 4 blank blank then blank blank 2 blank then blank 3 blank blank")
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Transcription"] = {"size": 4, "rows": ["1..4", "4...", "..2.", ".3.."]}
+    reply = make_orch().ask(message, "t")
+    assert not reply.ok and reply.answer is None
+    assert "r2c1 is 4 but you wrote a blank" in reply.text and "r2c2 is a blank but you wrote 4" in reply.text
 
 
 def test_an_unreachable_model_means_rules_and_one_notice_per_thread(tmp_path):
@@ -296,13 +319,6 @@ def test_model_calls_are_traced(fake, make_orch, tmp_path):
     assert calls[0]["model"] == "fake-hrm-chat"
 
 
-def test_grounding_check():
-    facts = Explanation(text="segments 4, 97 percent")
-    assert is_grounded("It took 4 segments and it was 97% sure.", facts)
-    assert not is_grounded("It took 5 segments.", facts)
-    assert not is_grounded("The first row is 1234.", Understanding(intent="solve", task="sudoku"))
-
-
 def test_the_rules_keywords_win_and_the_model_cannot_invent_a_puzzle_request(fake, make_orch):
     # Measured (docs/llm.md): the 0.5B model calls most messages "solve". A keyword the user wrote
     # decides; the model's intent counts only where the rules found none, and a puzzle intent
@@ -314,3 +330,102 @@ def test_the_rules_keywords_win_and_the_model_cannot_invent_a_puzzle_request(fak
     fake.routes["Understanding"] = {"intent": "generate", "task": "arc"}
     hint = o.ask(f"a hint for this sudoku please: {PUZZLE4}", "t2")
     assert hint.intent == "hint" and hint.task == "sudoku"
+
+
+# -- a lying model: every claim is checked, the template is shown instead ---------------------------
+
+
+def last_trace(tmp_path):
+    return json.loads((tmp_path / "t.jsonl").read_text().splitlines()[-1])
+
+
+def test_a_lying_solve_explanation_is_replaced_and_traced(fake, make_orch, tmp_path):
+    lie = "Row 1, column 1 holds 9 and row 1 is 1 4 2 4, so the HRM found it on its own."
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": lie}
+    reply = make_orch().ask(f"solve {PUZZLE4}", "t")
+    assert reply.verified and reply.answer == SOLUTION4  # the verified answer is still shown
+    assert "holds 9" not in reply.text and "1 4 2 4" not in reply.text
+    assert "The verifier checked the answer" in reply.text and "do not support" in reply.text
+    call = last_trace(tmp_path)["model_calls"][-1]
+    assert call["purpose"] == "explanation" and not call["ok"] and lie in call["raw"]
+    assert any("r1c1 is 1, not 9" in c for c in call["failed_claims"])
+    assert any("row 1 is not 1 4 2 4" in c for c in call["failed_claims"])
+
+
+@pytest.mark.parametrize("lie", [
+    "r1c2 must be 3: it is the only digit left.",  # a false cell
+    "r1c2 must be 2: it is the only place for 2 in row 1.",  # a wrong reason (r1c3 also allows 2)
+    "r1c2 must be 2 because row 1 already has 1, 3 and 4.",  # a fake row
+    "The number 2 is in the box 1,3,4 and not in the row 1,4.",  # the hint: no cell, digit soup
+    "r1c2 is 2, and r2c1 is 3.",  # a second cell of the solution: a hint reveals one
+])
+def test_a_lying_hint_is_replaced_by_the_template(fake, make_orch, lie):
+    fake.routes["Understanding"] = {"intent": "hint", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": lie}
+    reply = make_orch().ask(f"a hint for this sudoku please: {PUZZLE4}", "t")
+    assert reply.intent == "hint" and reply.hint.row == 1 and reply.hint.col == 2 and reply.answer is None
+    assert lie not in reply.text and "Hint: row 1, column 2 must be 2." in reply.text
+
+
+def test_a_truthful_hint_in_the_models_words_is_shown(fake, make_orch):
+    words = "Look at r1c2: its row already has 1 and 4 and its column has 3 and 4, so 2 is the only digit left."
+    fake.routes["Understanding"] = {"intent": "hint", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": words}
+    reply = make_orch().ask(f"a hint for this sudoku please: {PUZZLE4}", "t")
+    assert words in reply.text and "Hint: row 1" not in reply.text
+
+
+def test_explaining_how_to_solve_shows_checked_steps_not_the_answer(fake, make_orch):
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "Step 1: r1c2 = 3. Step 2: r4c4 = 1."}
+    o = make_orch()
+    reply = o.ask(f"explain how to solve this sudoku: {PUZZLE4}", "t")
+    assert reply.intent == "explain" and reply.ok and reply.answer is None
+    assert "steps 1-5 of 11" in reply.text and "Step 1: r1c2 = 2 (naked single" in reply.text
+    assert "r1c2 = 3" not in reply.text and "1 2 3 4" not in reply.text  # no lie, no solved grid
+    fake.routes["Explanation"] = {"text": "Step 6: r3c1 = 4, the only digit left."}
+    more = o.ask("next steps", "t")
+    assert "steps 6-10 of 11" in more.text and "Step 6: r3c1 = 4, the only digit left." in more.text
+
+
+def test_give_me_a_hard_one_is_a_sudoku_even_when_the_model_says_arc(fake, make_orch):
+    fake.routes["Understanding"] = {"intent": "generate", "task": "arc"}
+    reply = make_orch(seed=1).ask("give me a hard one", "t")
+    assert reply.intent == "generate" and reply.task == "sudoku" and reply.ok and "ARC" not in reply.text
+
+
+def test_thanks_stays_small_talk_even_with_a_puzzle_in_the_thread(fake, make_orch):
+    o = make_orch()
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "Verified."}
+    o.ask(f"solve {PUZZLE4}", "t")
+    thanks = o.ask("thanks, that's all", "t")
+    assert thanks.intent == "other" and thanks.answer is None
+    fake.routes["Understanding"] = {"intent": "hint", "task": "sudoku"}
+    nudge = o.ask("could you reveal a single square for me?", "t")  # no keyword: the model decides
+    assert nudge.intent == "hint" and nudge.hint is not None
+
+
+def test_the_model_decides_only_intents_the_message_gives_a_cue_for(fake, make_orch):
+    o = make_orch(seed=1)
+    fake.routes["Understanding"] = {"intent": "generate", "task": "sudoku"}
+    poem = o.ask("write me a poem about sudoku", "t")  # no cue for generating: stays other
+    assert poem.intent == "other" and poem.grid is None
+    round_ = o.ask("let's play another round", "t")  # "another round": the model's generate counts
+    assert round_.intent == "generate" and round_.ok and len(round_.grid) == 9
+
+
+def test_a_lying_check_explanation_is_replaced(fake, make_orch):
+    # The check explanation invented cells: "column 7 has 9 twice at (4,7), (8,7)".
+    o = make_orch()
+    fake.routes["Understanding"] = {"intent": "solve", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "Verified."}
+    o.ask(f"solve {PUZZLE4}", "t")
+    wrong = [row[:] for row in SOLUTION4]
+    wrong[2][0], wrong[2][1] = wrong[2][1], wrong[2][0]
+    fake.routes["Understanding"] = {"intent": "check", "task": "sudoku"}
+    fake.routes["Explanation"] = {"text": "Column 4 has 3 twice at (4,4), (2,4)."}
+    reply = o.ask("check my answer: " + "".join(str(v) for r in wrong for v in r), "t")
+    assert reply.intent == "check" and not reply.check.ok
+    assert "twice at (4,4)" not in reply.text and "r3c1" in reply.text and "do not support" in reply.text

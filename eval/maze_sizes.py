@@ -1,9 +1,10 @@
 """How one maze checkpoint does across maze sizes and test-time segments.
 
 For a size-free checkpoint (pos_encoding "none": one set of weights for every size), each size gets
-fresh mazes from the task's generator in the Maze-Hard style (`gen:...,style=long`: shortest paths
-of at least 3.67 N cells), and optionally a Maze-Hard file (e.g. the 1,000 training mazes in
-../shared/data, which such a checkpoint never trained on: its cards name only generated data).
+fresh mazes from the task's generator, by default in the Maze-Hard style (`gen:...,style=long`:
+shortest paths of at least 3.67 N cells; `--style random` for random walls), and optionally a
+Maze-Hard file (e.g. the 1,000 training mazes in ../shared/data, which such a checkpoint never
+trained on: its cards name only generated data).
 For every size and segment count it reports, HRM alone (no search):
   valid    the answer is a shortest S->G path (verifiers.maze)
   exact    the answer is exactly the BFS tie-break label
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("checkpoint", type=Path, help="a maze checkpoint (.safetensors with its card)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[9, 15, 21, 30], help="maze sides to generate (default: %(default)s)")
     parser.add_argument("--mazes", type=int, default=64, help="generated mazes per size (default: %(default)s)")
+    parser.add_argument("--style", choices=["long", "random"], default="long",
+                        help="generator style of the fresh mazes: long (Maze-Hard's path lengths) or random "
+                             "(random walls, the default shortest-path bound) (default: %(default)s)")
     parser.add_argument("--segments", type=int, nargs="+", default=[4, 8, 16, 32, 64],
                         help="test-time segment counts to report (default: %(default)s)")
     parser.add_argument("--maze-file", type=Path, help="also score a Maze-Hard style file (one maze per line)")
@@ -141,10 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.sizes:
         model, task, _ = load_checkpoint(args.checkpoint, size=n)
         start = time.time()
-        examples = task.load_examples(f"gen:count={args.mazes},style=long", np.random.default_rng(SEED + n), progress=False)
+        examples = task.load_examples(f"gen:count={args.mazes},style={args.style}", np.random.default_rng(SEED + n), progress=False)
         rates, example = score(model, task, examples, report["segments"])
         rates["seconds"] = round(time.time() - start, 1)
-        report["sets"][f"generated {n}x{n} (style long)"] = rates
+        report["sets"][f"generated {n}x{n} (style {args.style})"] = rates
         print(f"{n}x{n}: valid {rates['valid']}, exact {rates['exact']} ({rates['seconds']} s)", flush=True)
         if n == 30 or example_30 is None:
             example_30 = (task, example)

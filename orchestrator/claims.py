@@ -250,7 +250,7 @@ def check_claims(text: str, k: Knowledge) -> list[Claim]:
     def placed(m):  # "5 goes in r3c4"
         return value(m, cell_at=2, digit_at=1)
 
-    def only(m):
+    def reasoned(m, reason: str):  # the sentence's cell holds m's digit, for a reason that holds
         cell = rd.sentence_cell(m.start())
         if cell is None:
             return False, "no cell is named with it"
@@ -258,7 +258,10 @@ def check_claims(text: str, k: Knowledge) -> list[Claim]:
         value, why = rd.value_of(cell)
         if value != digit:
             return False, why or f"r{cell[0] + 1}c{cell[1] + 1} is not {digit}"
-        return _reason_holds(rd, cell, digit, m.group())
+        return _reason_holds(rd, cell, digit, reason)
+
+    def only(m):
+        return reasoned(m, m.group())
 
     def ruled_out(m):
         cell = rd.last_cell(m.start())
@@ -303,14 +306,7 @@ def check_claims(text: str, k: Knowledge) -> list[Claim]:
         return ok, f"no step shown removes {digit} from those cells of {line}"
 
     def sees(m):
-        cell = rd.sentence_cell(m.start())
-        if cell is None:
-            return False, "no cell is named with it"
-        digit = int(m.group(1))
-        value, why = rd.value_of(cell)
-        if value != digit:
-            return False, why or f"r{cell[0] + 1}c{cell[1] + 1} is not {digit}"
-        return _reason_holds(rd, cell, digit, rd.sentence(m.start()) + " (only place)")
+        return reasoned(m, rd.sentence(m.start()) + " (only place)")
 
     def size(m):
         return int(m.group(1)) == int(m.group(2)) == n, f"the puzzle is {n}x{n}"

@@ -211,23 +211,20 @@ def check_claims(text: str, k: Knowledge) -> list[Claim]:
             return True, ""
         return False, f"{m.group(1)} {m.group(2)} is not {' '.join(map(str, said))}"
 
-    def lacks(m):
+    def unit_check(m, board, holds: bool):  # the named unit of `board` holds (or lacks) every digit said
         kind, index, said = _unit_and_digits(m)
         cells = rd.unit_cells(kind, index)
         if cells is None:
             return False, f"there is no {kind} {index}"
-        there = {k.after[r][c] for r, c in cells}
-        wrong = [d for d in said if d in there]
-        return not wrong, f"{kind} {index} does hold {', '.join(map(str, wrong))}"
+        there = {board[r][c] for r, c in cells}
+        off = [d for d in said if (d in there) != holds]
+        return not off, f"{kind} {index} {'does not hold' if holds else 'does hold'} {', '.join(map(str, off))}"
 
-    def has(m):
-        kind, index, said = _unit_and_digits(m)
-        cells = rd.unit_cells(kind, index)
-        if cells is None:
-            return False, f"there is no {kind} {index}"
-        there = {k.before[r][c] for r, c in cells}
-        missing = [d for d in said if d not in there]
-        return not missing, f"{kind} {index} does not hold {', '.join(map(str, missing))}"
+    def lacks(m):  # negative claims are checked on the board the reply ends on
+        return unit_check(m, k.after, holds=False)
+
+    def has(m):  # positive ones on the board it starts from
+        return unit_check(m, k.before, holds=True)
 
     def forced(m):
         cell = rd.cell(m)

@@ -36,10 +36,11 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from .api import Orchestrator, Reply
+from .api import Orchestrator
 from .config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_SERVE_HOST, Settings
 from .puzzles import clash
 from .segments import MAX_SEGMENTS, segment_steps
+from .state import Reply
 
 MODEL_NAME = "hrm-agent"
 WEB_DIR = Path(__file__).parent / "web"

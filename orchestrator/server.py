@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 import uuid
@@ -33,6 +32,8 @@ from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -173,19 +174,20 @@ class ThreadIndex:
 
     A client that names its thread (`thread_id`, `user`, or the X-Thread-Id header) needs none of
     this. Otherwise the transcript after each reply is remembered, so the next request, which
-    carries it, continues the same thread; kept in the threads' SQLite file when there is one."""
+    carries it, continues the same thread. With threads in SQLite the index is kept beside them:
+    the checkpointer's own file and connection, used under its lock."""
 
     LIMIT = 10_000  # transcripts remembered in memory
 
-    def __init__(self, db: Path | None):
+    def __init__(self, checkpointer: BaseCheckpointSaver):
         self._lock = threading.Lock()
         self._memory: OrderedDict[str, str] = OrderedDict()
         self._db = None
-        if db is not None:
-            db.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(db), check_same_thread=False)
-            self._db.execute("CREATE TABLE IF NOT EXISTS openai_threads (transcript TEXT PRIMARY KEY, thread TEXT)")
-            self._db.commit()
+        if isinstance(checkpointer, SqliteSaver):
+            self._db, self._lock = checkpointer.conn, checkpointer.lock
+            with self._lock:
+                self._db.execute("CREATE TABLE IF NOT EXISTS openai_threads (transcript TEXT PRIMARY KEY, thread TEXT)")
+                self._db.commit()
 
     @staticmethod
     def key(messages: list[tuple[str, str]]) -> str:
@@ -210,10 +212,6 @@ class ThreadIndex:
             while len(self._memory) > self.LIMIT:
                 self._memory.popitem(last=False)
 
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-
 
 def _transcript(messages: list[ChatMessage]) -> list[tuple[str, str]]:
     # Only what a chat client keeps showing: system prompts and tool messages vary between clients.
@@ -235,12 +233,11 @@ class Service:
             from reasoner import solve as solver  # torch loads here, not at import
         self.solver = solver
         self.orchestrator = orchestrator or Orchestrator(settings, solver=solver)
-        self.threads = ThreadIndex(settings.threads_db)
+        self.threads = ThreadIndex(self.orchestrator.checkpointer)
         self.started = time.time()
 
     def close(self) -> None:
         self.orchestrator.close()
-        self.threads.close()
 
     def solve(self, request: SolveRequest):
         from reasoner import PuzzleInputError

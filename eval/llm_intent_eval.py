@@ -63,17 +63,17 @@ def evaluate(client: RecordingClient | None, items: list[dict]) -> dict:
     for item in items:
         message = item["message"]
         grids = extract_sudoku(message).grids
-        has_grid = bool(grids)
+        first = grids[0] if grids else None
         with_puzzle = item.get("context") == "puzzle"
         context, thread_task = (WITH_PUZZLE, "sudoku") if with_puzzle else (NO_PUZZLE, None)
-        rules = rule_understand(message, has_grid, thread_task)
+        rules = rule_understand(message, first, thread_task)
         row = {"message": message[:70].replace("\n", " / "), "want": [item["intent"], item["task"]],
                "form": item.get("form"), "split": item.get("split", "dev"), "rules": [rules.intent, rules.task],
                # the grid code read from the message, row by row, is exactly the labelled one
                "read": None if "grid" not in item else bool(grids) and _flat(grids[0]) == item["grid"]}
         if client is not None:
             layer = LanguageLayer(client)
-            decided = layer.understand(message, has_grid, thread_task, context)
+            decided = layer.understand(message, first, thread_task, context)
             call = layer.calls[-1]
             raw = client.last if call.ok else None
             row.update({"model": [raw.intent, raw.task] if raw else None, "model_error": call.error,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 # Names are imported on first use: the reasoner pulls in torch, and `python -m orchestrator chat
 # --help` should answer without loading it.
 _EXPORTS = {
-    "ask": "api", "configure": "api", "Orchestrator": "api", "Reply": "api",
+    "ask": "api", "configure": "api", "Orchestrator": "api", "Reply": "state",
     "Settings": "config",
     "extract_sudoku": "extract", "extract_maze": "extract", "llm_grid_matches_text": "extract",
     "SudokuExtraction": "extract",
@@ -45,11 +45,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .api import Orchestrator, Reply, ask, configure
+    from .api import Orchestrator, ask, configure
     from .config import Settings
     from .extract import SudokuExtraction, extract_maze, extract_sudoku, llm_grid_matches_text
     from .facts import CheckFacts, HintFacts, SolveFacts
     from .llm import LLMClient, LLMError
+    from .state import Reply
 
 
 def __getattr__(name: str):

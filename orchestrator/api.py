@@ -7,18 +7,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.memory import InMemorySaver
-from pydantic import BaseModel
 
 from .config import Settings
-from .extract import Grid
-from .facts import CheckFacts, HintFacts
-from .graph import GraphState, TurnContext, build_graph, turn_input
-from .language import Intent, LanguageLayer
+from .graph import compile_graph, sqlite_checkpointer
+from .language import LanguageLayer
 from .llm import LLMClient
+from .state import Reply, TurnContext
 from .trace import MESSAGE_PREVIEW_CHARS, TraceRecord, write_trace
 
 ProgressCallback = Callable[[str, str, "float | None"], None]
@@ -29,28 +26,6 @@ def clean_text(text: str) -> str:
     replaced by U+FFFD, so it can be encoded as UTF-8: stored in the trace, sent to the model,
     printed. A correct pair becomes its character."""
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-class Reply(BaseModel):
-    """What the orchestrator answers to one message."""
-
-    text: str  # the reply for the user, grids drawn as grids
-    ok: bool  # the request was carried out (solved, hinted, checked, generated, looked up, explained)
-    intent: Intent
-    task: str | None  # sudoku | maze | arc | None
-    grid: Grid | None = None  # the puzzle the reply is about (its givens)
-    answer: Grid | list[str] | None = None  # only ever a verified answer (a maze: its rows with the path as 'o')
-    verified: bool = False
-    # solved | multiple_solutions | no_solution | unsolved (solver); correct | incorrect (check);
-    # generated; unavailable | contradictory | bad_input; None otherwise
-    status: str | None = None
-    path: str | None = None  # hrm | hrm+repair | search: what produced the answer
-    hint: HintFacts | None = None
-    check: CheckFacts | None = None
-    notes: list[str] = []
-    language: Literal["model", "rules"]
-    thread_id: str
-    trace_id: str  # the request id in the trace file
 
 
 class Orchestrator:
@@ -70,19 +45,12 @@ class Orchestrator:
             from reasoner import solve as solver  # torch loads here, once, not at package import
         self._solver = solver
         self._db: sqlite3.Connection | None = None
-        if checkpointer is None:
-            checkpointer = self._sqlite_saver(self.settings.threads_db) if self.settings.threads_db else InMemorySaver()
-        self._graph = build_graph().compile(checkpointer=checkpointer)
+        if checkpointer is None and self.settings.threads_db:
+            checkpointer = sqlite_checkpointer(self.settings.threads_db)
+            self._db = checkpointer.conn  # opened here, so closed by close()
+        self._graph = compile_graph(checkpointer)
+        self.checkpointer: BaseCheckpointSaver = self._graph.checkpointer
         self._lock = threading.Lock()  # one turn at a time: the threads share the model and the graph
-
-    def _sqlite_saver(self, path) -> BaseCheckpointSaver:
-        """Threads kept in a SQLite file, so a restarted process continues its conversations."""
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Turns run one at a time (self._lock), but not always on the thread that opened the file.
-        self._db = sqlite3.connect(str(path), check_same_thread=False)
-        return SqliteSaver(self._db)
 
     def close(self) -> None:
         if self.llm is not None:
@@ -124,8 +92,7 @@ class Orchestrator:
                           no_model_reason=no_model, progress=progress)
         config = {"configurable": {"thread_id": thread_id}}
         try:
-            state: GraphState = self._graph.invoke(turn_input(message), config, context=ctx)
-            result = self._reply(state, language, thread_id, request_id)
+            result: Reply = self._graph.invoke({"message": message}, config, context=ctx)["reply"]
         except Exception as err:  # noqa: BLE001 -- a bug must still end in a clear reply (and a trace), never a traceback
             trace.error = f"{type(err).__name__}: {err}"
             result = Reply(
@@ -138,20 +105,6 @@ class Orchestrator:
         trace.total_ms = round(1000 * (time.perf_counter() - started), 1)
         write_trace(self.settings.trace_path, trace)
         return result
-
-    @staticmethod
-    def _reply(state: GraphState, language: LanguageLayer, thread_id: str, request_id: str) -> Reply:
-        notes = list(state.get("notes") or []) + language.notes
-        text = "\n\n".join([*state.get("lines", []), *notes])
-        answer = state.get("answer") if state.get("verified") else None  # only verified answers leave
-        task = state.get("task")
-        return Reply(
-            text=text, ok=bool(state.get("ok")), intent=state.get("intent", "other"),
-            task=None if task in (None, "none") else task, grid=state.get("grid"), answer=answer,
-            verified=answer is not None, status=state.get("status"), path=state.get("path") if answer else None,
-            hint=state.get("hint"), check=state.get("check"), notes=notes,
-            language="model" if language.uses_model else "rules", thread_id=thread_id, trace_id=request_id,
-        )
 
     def memory(self, thread_id: str) -> dict:
         """The thread's stored state (for debugging and tests)."""

@@ -7,476 +7,30 @@
                          +-> explain --> reply      (about the thread's last result)
                          +-> reply                  (empty / too long / unsupported / refusal / help)
 
-State has two parts. The turn fields are reset by every request (see `turn_input`); the memory
-fields (the thread's puzzle, its verified solution, the difficulty, ...) stay in the LangGraph
-checkpointer under the thread id, which is what lets "now a harder one" or "what is in row 3?"
-refer to earlier turns.
-
-The one rule every node keeps: an answer grid reaches the reply only from a SolveResult whose
-answer the verifier accepted, re-checked here by `verifiers.sudoku.check_solution`. Givens come
-only from the user's own text (code extraction, or a model transcription checked against it).
+The nodes are in nodes.py, the state in state.py: a turn goes in as its message and comes out as
+the Reply the reply node made; the thread's memory stays in the checkpointer under the thread id.
 """
 
 from __future__ import annotations
 
-import re
+import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from pathlib import Path
 
-import numpy as np
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from reasoner.tasks import ContradictoryPuzzleError, PuzzleInputError
-from reasoner.tasks.maze import MazeTask
-from verifiers import maze as maze_rules
-from verifiers import sudoku as sudoku_rules
-
-from .config import Settings
-from .extract import BOX_SHAPE, Grid, extract_maze, extract_sudoku, sudoku_task, written_cells
-from .claims import check_knowledge, hint_knowledge, solve_knowledge, steps_knowledge
-from .facts import (
-    CheckFacts,
-    SolveFacts,
-    StepsFacts,
-    check_answer,
-    as_people_write,
-    find_hint,
-    solve_facts,
-    solving_steps,
-)
-from .language import (
-    HELP_TEXT,
-    LanguageLayer,
-    cell_reference,
-    continues_steps,
-    is_injection,
-    requested_level,
-    requested_size,
-    template_check,
-    template_hint,
-    template_solve_explanation,
-    template_steps,
-    wants_steps,
-)
-from .trace import NodeVisit, TraceRecord
-
-# Blank cells of generated puzzles per size and level (easy, medium, hard). The generator keeps
-# the solution unique, so more blanks means fewer clues and more reasoning per cell.
-LEVEL_BLANKS = {
-    4: [(5, 6), (7, 9), (10, 11)],
-    6: [(12, 15), (16, 20), (21, 24)],
-    9: [(36, 42), (43, 49), (50, 54)],
-}
-LEVEL_NAMES = ("easy", "medium", "hard")
-# A message needs this many digits (figures or words) before a grid described in words is worth
-# a transcription call; "what is in row 3" or "set row 1 to 1111" is not a grid.
-MIN_DIGITS_FOR_TRANSCRIPTION = 10
-# Solving steps shown per reply: enough to follow a line of reasoning, few enough to read.
-STEPS_PER_REPLY = 5
-
-INJECTION_NOTE = ("I can't change the givens you gave me or skip verification: the givens are exactly the grid "
-                  "you pasted, and I only ever show answers the rule-based verifier has accepted.")
+from . import nodes
+from .language import wants_steps
+from .state import ChatState, TurnContext, TurnInput, TurnOutput
+from .trace import NodeVisit
 
 
-@dataclass
-class TurnContext:
-    """Per-request objects handed to every node (LangGraph's runtime context, not stored)."""
-
-    settings: Settings
-    language: LanguageLayer
-    trace: TraceRecord
-    solver: Callable[..., Any]  # reasoner.solve, replaceable in tests
-    no_model_reason: str | None = None  # why the rule-based layer is answering, if it is
-    progress: Callable[[str, str, float | None], None] | None = None
-
-
-class GraphState(TypedDict, total=False):
-    # -- this turn (reset by every request) --
-    message: str
-    intent: str
-    task: str
-    has_grid: bool
-    grid: Grid | None  # the puzzle this turn works on (givens)
-    grid_source: str | None  # text | llm | memory | generated
-    user_answer: Grid | None  # the answer to check
-    maze: list[str] | None
-    solve_facts: dict | None
-    answer: Grid | None  # set only after the verifier re-checked it
-    verified: bool
-    status: str | None
-    path: str | None
-    hint: dict | None
-    check: dict | None
-    lines: list[str]  # the reply's paragraphs, in order
-    notes: list[str]
-    ok: bool
-    stop: bool  # a node has said the last word; go to reply
-    # -- memory of the thread (kept across turns) --
-    puzzle: Grid | None
-    solution: Grid | None  # the verified answer of `puzzle`
-    solution_facts: dict | None
-    revealed: bool  # the user has seen the whole solution
-    level: int | None
-    told_no_model: bool
-    last_intent: str | None
-    steps_shown: int  # how many steps of the puzzle's solving path the user has seen
-
-
-def turn_input(message: str) -> GraphState:
-    """The state a new request starts from: the message, every turn field cleared."""
-    return GraphState(
-        message=message, intent="other", task="none", has_grid=False, grid=None, grid_source=None,
-        user_answer=None, maze=None, solve_facts=None, answer=None, verified=False, status=None, path=None,
-        hint=None, check=None, lines=[], notes=[], ok=False, stop=False,
-    )
-
-
-def render_sudoku(grid: Grid) -> str:
-    return sudoku_task(len(grid)).format_grid(np.asarray(grid))
-
-
-def render_maze(rows: list[str]) -> str:
-    return MazeTask(len(rows)).format_grid(np.array([list(r) for r in rows]))
-
-
-def _stop(text: str, ok: bool = False, **more) -> dict:
-    return {"lines": [text], "ok": ok, "stop": True, **more}
-
-
-# --------------------------------------------------------------------------------------------
-# Nodes
-# --------------------------------------------------------------------------------------------
-
-
-def understand(state: GraphState, ctx: TurnContext) -> dict:
-    message = state["message"]
-    limit = ctx.settings.max_message_chars
-    if not message.strip():
-        return _stop("Your message is empty. " + HELP_TEXT)
-    if len(message) > limit:
-        return _stop(f"Your message is {len(message):,} characters long; I read at most {limit:,}. "
-                     "Please send just the puzzle and your question.")
-    has_grid = bool(extract_sudoku(message).grids)
-    context = _thread_summary(state)
-    # Follow-ups without a puzzle type ("solve it", "row 3?") are about the thread's sudoku.
-    thread_task = "sudoku" if state.get("puzzle") else None
-    got = ctx.language.understand(message, has_grid, thread_task, context)
-    out: dict = {"intent": got.intent, "task": got.task, "has_grid": has_grid, "notes": []}
-    if is_injection(message):
-        out["notes"] = [INJECTION_NOTE]
-        if got.intent in ("other", "lookup") and not has_grid:
-            out.update(_stop(INJECTION_NOTE + " To work on a different puzzle, paste it in full."))
-            out["notes"] = []
-            out["intent"] = "other"
-            return out
-    if got.task == "arc":
-        out.update(_stop("ARC puzzles are not available in this chat yet: no ARC reasoner is shipped. "
-                         "I can solve, check and explain sudoku (4x4, 6x6, 9x9) today."))
-        return out
-    if got.intent == "other":
-        out.update(_stop(HELP_TEXT, ok=True))
-    return out
-
-
-def _thread_summary(state: GraphState) -> str:
-    puzzle = state.get("puzzle")
-    if not puzzle:
-        return "no puzzle in the conversation yet"
-    n = len(puzzle)
-    solved = "solved" if state.get("solution") else "not solved yet"
-    return f"current puzzle: a {n}x{n} sudoku, {solved}; previous request: {state.get('last_intent') or 'none'}"
-
-
-def extract(state: GraphState, ctx: TurnContext) -> dict:
-    message, intent = state["message"], state["intent"]
-    if state["task"] == "maze":
-        found = extract_maze(message)
-        if found.rows is None:
-            return _stop(f"I could not read a maze: {as_people_write(found.problem)}")
-        return {"maze": found.rows}
-
-    found = extract_sudoku(message)
-    memory = state.get("puzzle")
-    if intent == "check":
-        if len(found.grids) >= 2:
-            puzzle, answer = found.grids[0], found.grids[1]
-        elif len(found.grids) == 1:
-            answer = found.grids[0]
-            puzzle = memory if memory and len(memory) == len(answer) else None
-        else:
-            return _stop("Paste the answer you want me to check (all cells, one line or one row per line).")
-        if puzzle is not None and len(puzzle) != len(answer):
-            return _stop(f"The puzzle is {len(puzzle)}x{len(puzzle)} but the answer is {len(answer)}x{len(answer)}.")
-        return {"grid": puzzle, "user_answer": answer, "grid_source": "text", "task": "sudoku"}
-
-    notes = list(state.get("notes") or [])
-    if found.grids:
-        if len(found.grids) > 1:
-            notes.append("Your message holds more than one grid; I used the first.")
-        return {"grid": found.grids[0], "grid_source": "text", "notes": notes, "task": "sudoku"}
-
-    # No grid code can read. A grid described in words is the language model's job (checked
-    # against the user's digits); otherwise the thread's puzzle is meant ("solve it", "a hint").
-    if _describes_grid(message):
-        grid, why = ctx.language.transcribe(message)
-        if grid is not None:
-            notes.append("I read your grid with the language model's help; it is shown below so you can "
-                         "check that it is the puzzle you meant.")
-            return {"grid": grid, "grid_source": "llm", "notes": notes, "task": "sudoku"}
-        reason = f" ({why})" if why else ""
-        return _stop(_sentences([f"I could not read a sudoku grid from your message{reason}.", *found.problems[:2],
-                                 ("Please paste the grid itself: one line of 16/36/81 cells or one row per line, "
-                                  "blanks as . 0 or _.")]))
-    if memory:
-        return {"grid": memory, "grid_source": "memory", "task": "sudoku"}
-    return _stop(_sentences(["I found no sudoku grid in your message.", *found.problems[:2]]) + "\n\n" + HELP_TEXT)
-
-
-def _describes_grid(message: str) -> bool:
-    """Enough cells for a grid (digits and blanks, in figures or words), or rows described one by one."""
-    _, cells = written_cells(message)
-    rows = len(re.findall(r"\brows?\b", message, re.IGNORECASE))
-    return len(cells) >= MIN_DIGITS_FOR_TRANSCRIPTION or (len(cells) >= 4 and rows >= 2)
-
-
-def _sentences(parts: list[str]) -> str:
-    """Problem descriptions (lower-case fragments) and sentences joined into one paragraph."""
-    return " ".join(p[0].upper() + p[1:] + ("" if p.endswith(".") else ".") for p in parts)
-
-
-def solve(state: GraphState, ctx: TurnContext) -> dict:
-    if state["task"] == "maze":
-        return _solve_maze(state, ctx)
-    grid = state["grid"]
-    n = len(grid)
-    # A hint or "solve it" about the thread's puzzle reuses the verified solution already found.
-    if grid == state.get("puzzle") and state.get("solution") and state.get("solution_facts"):
-        facts = SolveFacts.model_validate(state["solution_facts"])
-        return {"solve_facts": facts.model_dump(), "answer": state["solution"], "status": facts.status, "path": facts.path}
-    try:
-        result = ctx.solver(grid, checkpoint=ctx.settings.checkpoint)
-    except FileNotFoundError as err:
-        return _stop(f"The {n}x{n} sudoku solver is not installed here yet (its checkpoint is missing), so I "
-                     f"cannot solve this puzzle. Details: {err}", status="unavailable", grid=grid)
-    except ContradictoryPuzzleError:
-        verdict = sudoku_rules.analyse_puzzle(grid, *BOX_SHAPE[n])
-        ctx.trace.verdicts.append({"check": "sudoku.analyse_puzzle", "status": verdict.status.value,
-                                   "reasons": verdict.reasons})
-        cells = ", ".join(f"r{r + 1}c{c + 1}" for r, c in verdict.conflict_cells)
-        return _stop(f"The givens break the rules before any cell is filled: the same digit appears twice in a "
-                     f"row, column or box at {cells}. Please check the grid.", status="contradictory", grid=grid)
-    except PuzzleInputError as err:
-        return _stop(f"I cannot use this grid: {err}.", status="bad_input", grid=grid)
-    facts = solve_facts(result)
-    return {"solve_facts": facts.model_dump(), "answer": result.answer, "status": result.status, "path": result.path}
-
-
-def _solve_maze(state: GraphState, ctx: TurnContext) -> dict:
-    rows = state["maze"]
-    question = maze_rules.validate_maze_question(rows)
-    ctx.trace.verdicts.append({"check": "maze.validate_maze_question", "ok": question.ok, "reasons": question.reasons})
-    try:
-        result = ctx.solver("\n".join(rows), task="maze")
-    except (ValueError, FileNotFoundError, NotImplementedError) as err:
-        where = ""
-        if question.start and question.goal:
-            (sr, sc), (gr, gc) = question.start, question.goal
-            where = f" (S at row {sr + 1}, column {sc + 1}; G at row {gr + 1}, column {gc + 1})"
-        return _stop(f"I read your {len(rows)}x{len(rows)} maze{where}, but cannot solve it: {as_people_write(str(err))}",
-                     status="unavailable")
-    if getattr(result, "status", None) == "no_solution":
-        return _stop("This maze has no solution: G cannot be reached from S through open cells.", status="no_solution")
-    answer = getattr(result, "answer", None)
-    if answer is None:
-        return _stop("The maze solver found no verified path.", status=getattr(result, "status", "unsolved"))
-    answer_rows = answer if isinstance(answer[0], str) else ["".join(r) for r in answer]
-    verdict = maze_rules.check_maze_answer(rows, answer_rows)
-    ctx.trace.verdicts.append({"check": "maze.check_maze_answer", "ok": verdict.ok, "reasons": verdict.reasons})
-    if not verdict.ok:
-        return _stop("The maze solver's path did not pass the verifier, so I show none.", status="unsolved")
-    how = ("The reasoner (HRM) found this path itself." if getattr(result, "path", None) == "hrm" else
-           "The reasoner's own path was not a shortest path, so this one comes from an exact breadth-first search.")
-    # Like a solved sudoku, the reply carries the verified answer (the maze's rows with the path drawn).
-    return _stop(f"Solved and verified: the path ('o', {verdict.path_length} cells from S to G) is a shortest route. "
-                 f"{how}\n\n" + render_maze(answer_rows), ok=True, status="solved", verified=True,
-                 answer=answer_rows, path=getattr(result, "path", None))
-
-
-def verify(state: GraphState, ctx: TurnContext) -> dict:
-    if state["intent"] == "check":
-        facts = check_answer(state["grid"], state["user_answer"])
-        ctx.trace.verdicts.append({"check": "sudoku.check_solution", "ok": facts.ok, "reasons": facts.verifier_reasons})
-        return {"check": facts.model_dump(), "status": "correct" if facts.ok else "incorrect"}
-    grid, answer = state["grid"], state.get("answer")
-    if answer is None:
-        ctx.trace.verdicts.append({"check": "solve", "ok": False, "status": state.get("status")})
-        return {"answer": None, "verified": False}
-    # Belt and braces: the SolveResult says it is verified; check it again here, where the reply is made.
-    verdict = sudoku_rules.check_solution(grid, answer, *BOX_SHAPE[len(grid)])
-    ctx.trace.verdicts.append({"check": "sudoku.check_solution", "ok": verdict.ok, "reasons": verdict.reasons,
-                               "status": state.get("status"), "path": state.get("path")})
-    if not verdict.ok:
-        return {"answer": None, "verified": False, "status": "unsolved",
-                "notes": state["notes"] + ["The solver's answer failed the final check, so I show none."]}
-    memory = {}
-    thread_puzzle = state.get("puzzle")
-    progress = state["intent"] == "hint" and _is_progress_of(grid, thread_puzzle)
-    if not progress:  # a new puzzle (or the same one): it becomes the thread's puzzle
-        same = grid == thread_puzzle
-        memory = {"puzzle": grid, "solution": answer, "solution_facts": state["solve_facts"],
-                  "revealed": state.get("revealed", False) if same else False,
-                  "steps_shown": state.get("steps_shown", 0) if same else 0}
-    return {"verified": True, **memory}
-
-
-def _is_progress_of(grid: Grid, puzzle: Grid | None) -> bool:
-    """The user's partly filled grid of the thread's puzzle (all its givens kept, more filled)."""
-    if not puzzle or len(puzzle) != len(grid) or grid == puzzle:
-        return False
-    n = len(grid)
-    return all(grid[r][c] == puzzle[r][c] for r in range(n) for c in range(n) if puzzle[r][c])
-
-
-def explain(state: GraphState, ctx: TurnContext) -> dict:
-    intent, language = state["intent"], ctx.language
-    if intent == "check":
-        facts = CheckFacts.model_validate(state["check"])
-        knowledge = check_knowledge(state.get("grid"), state["user_answer"], facts)
-        return {"lines": [language.explain(facts, template_check(facts), knowledge)], "ok": True}
-    if intent == "explain" and state.get("grid") is None:
-        if not state.get("solution_facts"):
-            return {"lines": ["There is nothing to explain yet: ask me to solve a puzzle first."], "ok": False}
-        facts = SolveFacts.model_validate(state["solution_facts"])
-        knowledge = solve_knowledge(state["puzzle"], state.get("solution"), facts)
-        return {"lines": [language.explain(facts, template_solve_explanation(facts), knowledge)], "ok": True}
-
-    facts = SolveFacts.model_validate(state["solve_facts"])
-    grid, answer = state["grid"], state.get("answer")
-    lines = []
-    if state.get("grid_source") == "llm":
-        lines.append("The puzzle as I read it:\n\n" + render_sudoku(grid))
-    if answer is None:
-        headline = {"no_solution": "This puzzle has no solution.",
-                    "unsolved": "I could not find a verified answer for this puzzle."}.get(state.get("status"), "No verified answer.")
-        lines += [headline, template_solve_explanation(facts)]
-        return {"lines": lines, "ok": False}
-
-    if intent == "hint":
-        # The verified solution stays in the thread's memory; the reply carries one cell of it.
-        hint = find_hint(grid, answer)
-        if hint is None:
-            return {"lines": lines + ["This grid has no empty cell left, so there is nothing to hint."], "ok": False,
-                    "answer": None}
-        lines.append(language.explain(hint, template_hint(hint), hint_knowledge(grid, answer, hint)))
-        if hint.technique == "from_solution" and facts.status == "multiple_solutions":
-            lines.append("This puzzle has more than one solution: that digit belongs to the verified solution I "
-                         "found, other solutions may differ there.")
-        return {"lines": lines, "hint": hint.model_dump(), "ok": True, "answer": None}
-
-    if intent == "explain":
-        return _explain_steps(state, ctx, lines, grid, answer)
-
-    headline = ("Solved and verified." if facts.status == "solved"
-                else "Solved and verified (this puzzle has more than one solution; here is one).")
-    knowledge = solve_knowledge(grid, answer, facts)
-    lines += [headline, render_sudoku(answer), language.explain(facts, template_solve_explanation(facts), knowledge)]
-    return {"lines": lines, "ok": True, "revealed": True}
-
-
-def _explain_steps(state: GraphState, ctx: TurnContext, lines: list[str], grid: Grid, answer: Grid) -> dict:
-    """How to solve it: the next few steps of the rule-based solving path, not the answer."""
-    steps = solving_steps(grid, answer)
-    same_puzzle = state.get("grid_source") == "memory"
-    start = state.get("steps_shown") or 0 if same_puzzle and continues_steps(state["message"]) else 0
-    if start >= len(steps):
-        return {"lines": lines + [f"That was the last of the {len(steps)} steps: the puzzle is filled."],
-                "ok": True, "answer": None}
-    shown = steps[start : start + STEPS_PER_REPLY]
-    facts = StepsFacts(total_steps=len(steps), guesses=sum(s.rule == "guess" for s in steps), first=start + 1, steps=shown)
-    end = start + len(shown)
-    intro = (f"How to solve it, one rule at a time: steps {start + 1}-{end} of {len(steps)}"
-             + (f" ({facts.guesses} of them need a guess: no simple rule applies there)." if facts.guesses else
-                " (every step follows from a rule; no guessing needed)."))
-    text = ctx.language.explain(facts, template_steps(facts), steps_knowledge(grid, answer, steps, facts))
-    more = "Say 'next steps' for more." if end < len(steps) else "That fills the puzzle."
-    return {"lines": lines + [intro, text, more], "ok": True, "answer": None, "steps_shown": end}
-
-
-def generate(state: GraphState, ctx: TurnContext) -> dict:
-    message = state["message"]
-    if state.get("task") == "maze":
-        return _stop("I cannot generate mazes yet; I generate sudoku (4x4, 6x6, 9x9). Paste a maze "
-                     "('#' walls, S, G) and I will solve it.")
-    memory = state.get("puzzle")
-    n = requested_size(message) or (len(memory) if memory else 9)
-    level, note = requested_level(message, state.get("level"))
-    rng = np.random.default_rng(ctx.settings.seed)
-    puzzles, _ = sudoku_task(n).generate(1, LEVEL_BLANKS[n][level], rng, progress=False)
-    puzzle = puzzles[0].tolist()
-    # The generator promises a unique solution; the verifier's exact analysis confirms it.
-    verdict = sudoku_rules.analyse_puzzle(puzzle, *BOX_SHAPE[n])
-    ctx.trace.verdicts.append({"check": "sudoku.analyse_puzzle", "status": verdict.status.value})
-    blanks = sum(1 for row in puzzle for v in row if not v)
-    unique = verdict.status is sudoku_rules.PuzzleStatus.UNIQUE
-    lines = [note] if note else []
-    lines += [(f"Here is a{'n' if level == 0 else ''} {LEVEL_NAMES[level]} {n}x{n} sudoku with {blanks} blanks"
-               f"{' and exactly one solution (checked by the verifier)' if unique else ''}:"),
-              render_sudoku(puzzle),
-              "Ask for a hint, send me your answer to check, or say 'solve it'."]
-    return {"lines": lines, "ok": unique, "grid": puzzle, "grid_source": "generated", "status": "generated",
-            "puzzle": puzzle, "solution": None, "solution_facts": None, "revealed": False, "steps_shown": 0, "level": level,
-            "task": "sudoku"}
-
-
-def lookup(state: GraphState, ctx: TurnContext) -> dict:
-    puzzle = state.get("puzzle")
-    if not puzzle:
-        return {"lines": ["There is no puzzle in this conversation yet. " + HELP_TEXT], "ok": False}
-    ref = cell_reference(state["message"])
-    if ref is None:
-        return {"lines": ["Which row, column, box or cell do you mean? For example: 'what is in row 3?' or 'r2c4'."]}
-    n = len(puzzle)
-    shown = state.get("solution") if state.get("revealed") else None
-    grid, source = (shown, "the verified answer") if shown else (puzzle, "the puzzle")
-    more = "" if shown else " (blanks shown as '.'; say 'solve it' to see the verified answer)"
-    for value in (ref.row, ref.col, ref.box):
-        if value is not None and not 1 <= value <= n:
-            return {"lines": [f"This puzzle is {n}x{n}: rows, columns and boxes are numbered 1 to {n}."]}
-    cell = lambda v: str(v) if v else "."
-    if ref.kind == "row":
-        text = f"Row {ref.row} of {source}: " + " ".join(cell(v) for v in grid[ref.row - 1])
-    elif ref.kind == "column":
-        text = f"Column {ref.col} of {source}: " + " ".join(cell(grid[r][ref.col - 1]) for r in range(n))
-    elif ref.kind == "box":
-        br, bc = BOX_SHAPE[n]
-        r0, c0 = (ref.box - 1) // (n // bc) * br, (ref.box - 1) % (n // bc) * bc
-        text = f"Box {ref.box} of {source}: " + " / ".join(
-            " ".join(cell(grid[r][c]) for c in range(c0, c0 + bc)) for r in range(r0, r0 + br))
-    else:
-        text = f"Row {ref.row}, column {ref.col} of {source}: {cell(grid[ref.row - 1][ref.col - 1])}"
-    return {"lines": [text + more], "ok": True, "grid": puzzle, "grid_source": "memory",
-            "answer": shown, "verified": shown is not None}
-
-
-def reply(state: GraphState, ctx: TurnContext) -> dict:
-    """Last bookkeeping of the turn: the once-per-thread notice that rules are answering, and the
-    intent remembered for the next turn's context. (The text itself is assembled by `api`.)"""
-    out: dict = {"last_intent": state.get("intent")}
-    if ctx.no_model_reason and not state.get("told_no_model") and state["message"].strip():
-        out["told_no_model"] = True
-        out["notes"] = list(state.get("notes") or []) + [ctx.no_model_reason]
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Wiring
-# --------------------------------------------------------------------------------------------
-
-
-def _after_understand(state: GraphState) -> str:
+def _after_understand(state: ChatState) -> str:
     if state.get("stop"):
         return "reply"
     intent = state["intent"]
@@ -484,25 +38,25 @@ def _after_understand(state: GraphState) -> str:
         return "generate"
     if intent == "lookup":
         return "lookup"
-    if intent == "explain" and not state.get("has_grid") and not wants_steps(state["message"]):
+    if intent == "explain" and not state["found"].grids and not wants_steps(state["message"]):
         return "explain"
     return "extract"
 
 
-def _after_extract(state: GraphState) -> str:
+def _after_extract(state: ChatState) -> str:
     if state.get("stop"):
         return "reply"
     return "verify" if state["intent"] == "check" and state["task"] != "maze" else "solve"
 
 
-def _after_solve(state: GraphState) -> str:
+def _after_solve(state: ChatState) -> str:
     return "reply" if state.get("stop") else "verify"
 
 
-def _timed(name: str, fn: Callable[[GraphState, TurnContext], dict]):
+def _timed(name: str, fn: Callable[[ChatState, TurnContext], dict]):
     """Runs a node with its progress events and its time in the trace."""
 
-    def node(state: GraphState, runtime: Runtime[TurnContext]) -> dict:
+    def node(state: ChatState, runtime: Runtime[TurnContext]) -> dict:
         ctx = runtime.context
         if ctx.progress:
             ctx.progress("start", name, None)
@@ -519,10 +73,10 @@ def _timed(name: str, fn: Callable[[GraphState, TurnContext], dict]):
 
 
 def build_graph() -> StateGraph:
-    graph = StateGraph(GraphState, context_schema=TurnContext)
-    for name, fn in [("understand", understand), ("extract", extract), ("solve", solve), ("verify", verify),
-                     ("explain", explain), ("generate", generate), ("lookup", lookup), ("reply", reply)]:
-        graph.add_node(name, _timed(name, fn))
+    graph = StateGraph(ChatState, context_schema=TurnContext, input_schema=TurnInput, output_schema=TurnOutput)
+    for fn in [nodes.understand, nodes.extract, nodes.solve, nodes.verify, nodes.explain, nodes.generate,
+               nodes.lookup, nodes.reply]:
+        graph.add_node(fn.__name__, _timed(fn.__name__, fn))
     graph.add_edge(START, "understand")
     graph.add_conditional_edges("understand", _after_understand, ["reply", "generate", "lookup", "explain", "extract"])
     graph.add_conditional_edges("extract", _after_extract, ["reply", "verify", "solve"])
@@ -533,3 +87,20 @@ def build_graph() -> StateGraph:
     graph.add_edge("lookup", "reply")
     graph.add_edge("reply", END)
     return graph
+
+
+def compile_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    """The runnable graph, keeping the threads' memory in `checkpointer` (default: in memory, gone
+    with the process; `sqlite_checkpointer` keeps it across restarts)."""
+    return build_graph().compile(checkpointer=checkpointer if checkpointer is not None else InMemorySaver())
+
+
+def sqlite_checkpointer(path: Path) -> BaseCheckpointSaver:
+    """Threads kept in a SQLite file, so a restarted process continues its conversations. Whoever
+    opens it closes its connection (`.conn`)."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Turns run one at a time, but not always on the thread that opened the file; the saver's
+    # lock serialises its use of the connection.
+    return SqliteSaver(sqlite3.connect(str(path), check_same_thread=False))

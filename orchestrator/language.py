@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .claims import Knowledge, check_claims, failed
-from .extract import Grid, extract_sudoku, looks_like_maze, transcription_differences
+from .extract import Grid, looks_like_maze, transcription_differences
 from .facts import CheckFacts, HintFacts, SolveFacts, StepFact, StepsFacts
 from .llm import LLMClient, LLMError
 
@@ -102,11 +102,6 @@ _ARC = re.compile(r"\barc\b|\babstraction and reasoning\b|\barc-agi\b", re.IGNOR
 _SUDOKU = re.compile(r"\bsudokus?\b", re.IGNORECASE)
 
 
-def _is_filled(message: str) -> bool:
-    grids = extract_sudoku(message).grids
-    return bool(grids) and all(v for row in grids[0] for v in row)
-
-
 def wants_steps(message: str) -> bool:
     """The message asks how to solve (the rule-based solving path), not for the answer."""
     return bool(_STEPS.search(message))
@@ -162,9 +157,11 @@ def has_cue(message: str, intent: str) -> bool:
     return intent in _CUE and bool(_CUE[intent].search(message))
 
 
-def rule_understand(message: str, has_sudoku_grid: bool, thread_task: str | None) -> Understanding:
-    """Keyword rules. A pasted grid makes "solve" the default; without one the message is a
-    follow-up about the thread's puzzle ("a harder one", "what is in row 3?")."""
+def rule_understand(message: str, grid: Grid | None, thread_task: str | None) -> Understanding:
+    """Keyword rules. A pasted grid (`grid`: the first sudoku grid code read in the message) makes
+    "solve" the default; without one the message is a follow-up about the thread's puzzle ("a
+    harder one", "what is in row 3?")."""
+    has_sudoku_grid = grid is not None
     task = rule_task(message, has_sudoku_grid, thread_task)
     if _CHECK.search(message):
         intent = "check"
@@ -174,7 +171,7 @@ def rule_understand(message: str, has_sudoku_grid: bool, thread_task: str | None
         intent = "explain"
     elif has_sudoku_grid:
         intent = "explain" if _EXPLAIN.search(message) and not _SOLVE.search(message) else "solve"
-        if intent == "solve" and not _SOLVE.search(message) and _is_filled(message):
+        if intent == "solve" and not _SOLVE.search(message) and all(v for row in grid for v in row):
             intent = "check"  # a grid with no blank left has nothing to solve: the user wants it checked
     elif _GENERATE.search(message):
         intent = "generate"
@@ -432,8 +429,8 @@ class LanguageLayer:
         raw = getattr(self.llm, "last_raw", None)
         return raw[:RAW_REPLY_CHARS] if isinstance(raw, str) else None
 
-    def understand(self, message: str, has_sudoku_grid: bool, thread_task: str | None, context: str) -> Understanding:
-        rules = rule_understand(message, has_sudoku_grid, thread_task)
+    def understand(self, message: str, grid: Grid | None, thread_task: str | None, context: str) -> Understanding:
+        rules = rule_understand(message, grid, thread_task)
         if not self.uses_model:
             return rules
         messages = [{"role": "system", "content": _UNDERSTAND_PROMPT.format(context=context)},
@@ -445,7 +442,7 @@ class LanguageLayer:
         # eval/intent_set.jsonl, the 0.5B model misroutes far more requests than the rules do
         # (docs/llm.md). A keyword the user wrote ("maze", "hint", a pasted grid) wins.
         intent = rules.intent
-        has_puzzle = has_sudoku_grid or thread_task or looks_like_maze(message)
+        has_puzzle = grid is not None or thread_task or looks_like_maze(message)
         if intent == "other" and is_small_talk(message):
             pass  # greetings and thanks are recognised too: the measured misroute was "thanks, that's all" -> solve
         elif intent == "other" and has_cue(message, got.intent) and (got.intent not in _NEEDS_A_PUZZLE or has_puzzle):

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from .extract import Grid
 from .facts import CheckFacts, HintFacts, check_answer, find_hint
-from .graph import render_maze, render_sudoku
+from .nodes import render_maze, render_sudoku
 from .language import template_check, template_hint
 from .puzzles import clash, read_sudoku
 

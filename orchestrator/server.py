@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,13 +33,16 @@ from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from .api import Orchestrator, Reply
+from .api import Orchestrator
 from .config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_SERVE_HOST, Settings
 from .puzzles import clash
 from .segments import MAX_SEGMENTS, segment_steps
+from .state import Reply
 
 MODEL_NAME = "hrm-agent"
 WEB_DIR = Path(__file__).parent / "web"
@@ -172,19 +175,20 @@ class ThreadIndex:
 
     A client that names its thread (`thread_id`, `user`, or the X-Thread-Id header) needs none of
     this. Otherwise the transcript after each reply is remembered, so the next request, which
-    carries it, continues the same thread; kept in the threads' SQLite file when there is one."""
+    carries it, continues the same thread. With threads in SQLite the index is kept beside them:
+    the checkpointer's own file and connection, used under its lock."""
 
     LIMIT = 10_000  # transcripts remembered in memory
 
-    def __init__(self, db: Path | None):
+    def __init__(self, checkpointer: BaseCheckpointSaver):
         self._lock = threading.Lock()
         self._memory: OrderedDict[str, str] = OrderedDict()
         self._db = None
-        if db is not None:
-            db.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(db), check_same_thread=False)
-            self._db.execute("CREATE TABLE IF NOT EXISTS openai_threads (transcript TEXT PRIMARY KEY, thread TEXT)")
-            self._db.commit()
+        if isinstance(checkpointer, SqliteSaver):
+            self._db, self._lock = checkpointer.conn, checkpointer.lock
+            with self._lock:
+                self._db.execute("CREATE TABLE IF NOT EXISTS openai_threads (transcript TEXT PRIMARY KEY, thread TEXT)")
+                self._db.commit()
 
     @staticmethod
     def key(messages: list[tuple[str, str]]) -> str:
@@ -209,10 +213,6 @@ class ThreadIndex:
             while len(self._memory) > self.LIMIT:
                 self._memory.popitem(last=False)
 
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-
 
 def _transcript(messages: list[ChatMessage]) -> list[tuple[str, str]]:
     # Only what a chat client keeps showing: system prompts and tool messages vary between clients.
@@ -234,12 +234,11 @@ class Service:
             from reasoner import solve as solver  # torch loads here, not at import
         self.solver = solver
         self.orchestrator = orchestrator or Orchestrator(settings, solver=solver)
-        self.threads = ThreadIndex(settings.threads_db)
+        self.threads = ThreadIndex(self.orchestrator.checkpointer)
         self.started = time.time()
 
     def close(self) -> None:
         self.orchestrator.close()
-        self.threads.close()
 
     def solve(self, request: SolveRequest):
         from reasoner import PuzzleInputError
@@ -298,10 +297,6 @@ async def _ask_streaming(service: Service, message: str, thread_id: str) -> Asyn
         await worker
 
 
-def _completion_id() -> str:
-    return "chatcmpl-" + uuid.uuid4().hex[:24]
-
-
 def _docs(app: FastAPI) -> None:
     """The OpenAPI page at /docs with Swagger UI from the swagger-ui-bundle package, not a CDN: the
     server works on a machine without internet."""
@@ -317,14 +312,8 @@ def _docs(app: FastAPI) -> None:
                                    swagger_css_url="/docs-assets/swagger-ui.css", swagger_favicon_url="data:,")
 
 
-def create_app(service: Service) -> FastAPI:
-    app = FastAPI(
-        title="HRM agent", version="0.1.0", docs_url=None, redoc_url=None,
-        description="A Hierarchical Reasoning Model with rule-based verifiers behind a chat agent. Every answer "
-                    "returned as verified has passed the verifier.",
-    )
-    app.state.service = service
-    _docs(app)
+def _error_handlers(app: FastAPI) -> None:
+    """Every error as JSON in the OpenAI shape, with its status."""
 
     @app.exception_handler(APIError)
     async def api_error(_: Request, err: APIError):
@@ -349,6 +338,10 @@ def create_app(service: Service) -> FastAPI:
     async def crashed(_: Request, err: Exception):
         return JSONResponse(error_body("internal_error", f"{type(err).__name__}: {err}"), status_code=500)
 
+
+def _page_routes(app: FastAPI, service: Service) -> None:
+    """The web page, its files, and the health check."""
+
     @app.get("/", include_in_schema=False)
     def page():
         return FileResponse(WEB_DIR / "index.html")
@@ -361,6 +354,10 @@ def create_app(service: Service) -> FastAPI:
         return {"status": "ok", "model": MODEL_NAME, "uptime_s": round(time.time() - service.started, 1),
                 "language_model": s.llm_url or "none (rule-based)", "threads": "sqlite" if s.threads_db else "memory"}
 
+
+def _solve_routes(app: FastAPI, service: Service) -> None:
+    """reasoner.solve() as JSON, with or without the HRM's answer after every segment."""
+
     @app.post("/v1/solve", summary="solve one sudoku or maze; the answer is set only when the verifier accepted it")
     def solve(request: SolveRequest) -> dict:
         return service.solve(request).model_dump()
@@ -368,6 +365,10 @@ def create_app(service: Service) -> FastAPI:
     @app.post("/v1/solve/steps", summary="solve, plus the HRM's answer after every segment")
     def solve_steps(request: SolveRequest) -> dict:
         return service.solve_steps(request)
+
+
+def _chat_routes(app: FastAPI, service: Service) -> None:
+    """The chat: one message in a thread, its Reply as JSON or as server-sent events."""
 
     @app.post("/v1/chat", summary="one chat message in a thread -> the Reply (stream: server-sent events)",
               response_model=Reply)
@@ -381,6 +382,45 @@ def create_app(service: Service) -> FastAPI:
             yield _sse("done", {})
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@dataclass
+class Completion:
+    """One chat completion's answer in the OpenAI shape: whole, or as a stream of chunks."""
+
+    thread: str
+    id: str = field(default_factory=lambda: "chatcmpl-" + uuid.uuid4().hex[:24])
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def body(self, reply: Reply) -> dict:
+        return {"id": self.id, "object": "chat.completion", "created": self.created, "model": MODEL_NAME,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
+                             "finish_reason": "stop", "logprobs": None}],
+                "usage": None, "thread_id": self.thread, "hrm_reply": reply.model_dump()}
+
+    def chunk(self, delta: dict, finish: str | None = None) -> str:
+        return "data: " + json.dumps({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                                      "model": MODEL_NAME, "thread_id": self.thread,
+                                      "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+
+    async def events(self, service: Service, message: str, remember: Callable[[Reply], None]) -> AsyncIterator[str]:
+        yield self.chunk({"role": "assistant", "content": ""})
+        async for kind, data in _ask_streaming(service, message, self.thread):
+            if kind == "step":  # an SSE comment: clients ignore it, people watching the stream see progress
+                yield f": {data['node']} {data['event']}\n\n"
+            elif kind == "reply":
+                remember(data)
+                for i, part in enumerate(data.text.split("\n\n")):
+                    yield self.chunk({"content": ("\n\n" if i else "") + part})
+            else:
+                yield "data: " + json.dumps(data) + "\n\n"
+        yield self.chunk({}, "stop")
+        yield "data: [DONE]\n\n"
+
+
+def _openai_routes(app: FastAPI, service: Service) -> None:
+    """The OpenAI-compatible endpoint: the last user message is the turn; the thread is named, or
+    found from the transcript the client sends."""
 
     @app.get("/v1/models", summary="the model an OpenAI client can name")
     def models() -> dict:
@@ -397,7 +437,7 @@ def create_app(service: Service) -> FastAPI:
         transcript = _transcript(request.messages)
         named = request.thread_id or x_thread_id or request.user
         thread = named or service.threads.find(transcript[:-1]) or "chat-" + uuid.uuid4().hex[:16]
-        cid, created = _completion_id(), int(time.time())
+        completion = Completion(thread)
 
         def remember(reply: Reply) -> None:
             if not named:
@@ -406,32 +446,24 @@ def create_app(service: Service) -> FastAPI:
         if not request.stream:
             reply = await run_in_threadpool(service.orchestrator.ask, message, thread)
             remember(reply)
-            return {"id": cid, "object": "chat.completion", "created": created, "model": MODEL_NAME,
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
-                                 "finish_reason": "stop", "logprobs": None}],
-                    "usage": None, "thread_id": thread, "hrm_reply": reply.model_dump()}
+            return completion.body(reply)
+        return StreamingResponse(completion.events(service, message, remember), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
 
-        def chunk(delta: dict, finish: str | None = None) -> str:
-            return "data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created,
-                                          "model": MODEL_NAME, "thread_id": thread,
-                                          "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
 
-        async def events():
-            yield chunk({"role": "assistant", "content": ""})
-            async for kind, data in _ask_streaming(service, message, thread):
-                if kind == "step":  # an SSE comment: clients ignore it, people watching the stream see progress
-                    yield f": {data['node']} {data['event']}\n\n"
-                elif kind == "reply":
-                    remember(data)
-                    for i, part in enumerate(data.text.split("\n\n")):
-                        yield chunk({"content": ("\n\n" if i else "") + part})
-                else:
-                    yield "data: " + json.dumps(data) + "\n\n"
-            yield chunk({}, "stop")
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-
+def create_app(service: Service) -> FastAPI:
+    app = FastAPI(
+        title="HRM agent", version="0.1.0", docs_url=None, redoc_url=None,
+        description="A Hierarchical Reasoning Model with rule-based verifiers behind a chat agent. Every answer "
+                    "returned as verified has passed the verifier.",
+    )
+    app.state.service = service
+    _docs(app)
+    _error_handlers(app)
+    _page_routes(app, service)
+    _solve_routes(app, service)
+    _chat_routes(app, service)
+    _openai_routes(app, service)
     return app
 
 

@@ -204,6 +204,52 @@ def test_maze_is_solved_when_a_maze_solver_exists(trace_path):
     assert maze_rules.check_maze_answer(MAZE.split("\n")[1:], reply.answer).ok
 
 
+def test_a_maze_path_the_verifier_rejects_is_not_shown(trace_path):
+    """The maze's path goes through the verify node like a sudoku answer: a wrong one never leaves."""
+    from reasoner import solve as real_solve
+
+    class MazeResult:
+        answer, path, status = MAZE.split("\n")[1:], "hrm", "solved"  # the question itself: no path drawn
+
+    def solver(puzzle, task="sudoku", **kw):
+        return MazeResult() if task == "maze" else real_solve(puzzle, task=task, **kw)
+
+    o = Orchestrator(Settings(llm_url=None, trace_path=trace_path), solver=solver)
+    reply = o.ask(MAZE, "wrong-path")
+    assert not reply.ok and not reply.verified and reply.answer is None and reply.status == "unsolved"
+    assert "did not pass the verifier" in reply.text
+    record = json.loads(trace_path.read_text().splitlines()[-1])
+    assert [n["node"] for n in record["nodes"]] == ["understand", "extract", "solve", "verify", "explain", "reply"]
+    assert [v["check"] for v in record["verdicts"]] == ["maze.validate_maze_question", "maze.check_maze_answer"]
+    assert not record["verdicts"][-1]["ok"]
+
+
+def test_a_thread_keeps_its_memory_and_no_turn_values(orch):
+    from orchestrator.state import Memory
+
+    orch.ask(f"solve {PUZZLE4}", "kept")
+    orch.ask("give me a hint", "kept")
+    kept = orch.memory("kept")
+    assert set(kept) <= set(Memory.__annotations__) and kept["solution"] == SOLUTION4
+    # the next turn starts from its message alone: last turn's hint is not carried over
+    assert orch.ask("what is in row 1?", "kept").hint is None
+
+
+def test_threads_live_in_the_checkpointer_passed_in(tmp_path):
+    from orchestrator.graph import sqlite_checkpointer
+
+    saver = sqlite_checkpointer(tmp_path / "threads.db")
+    try:
+        first = Orchestrator(Settings(llm_url=None, trace_path=tmp_path / "t.jsonl"), checkpointer=saver)
+        assert first.ask(f"solve {PUZZLE4}", "shared").verified
+        second = Orchestrator(Settings(llm_url=None, trace_path=tmp_path / "t.jsonl"), checkpointer=saver)
+        assert second.memory("shared")["solution"] == SOLUTION4
+        first.close(), second.close()  # neither opened the file: it stays open for its owner
+        assert second.ask("what is in row 2?", "shared").ok
+    finally:
+        saver.conn.close()
+
+
 def test_unusable_grids_get_clear_replies(orch):
     clash = orch.ask("solve 11.4.4....2..3..", "bad")
     assert not clash.ok and clash.status == "contradictory" and "r1c1" in clash.text and "r1c2" in clash.text

@@ -24,34 +24,30 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from reasoner.act import ACTState, Batch, act_train_segment
+from reasoner.act import ACTState, Batch
 from reasoner.checkpoint import CheckpointCard
 from reasoner.config import PRESETS, preset_config
 from reasoner.inference import CHECKPOINT_DIR
-from reasoner.losses import act_loss
 from reasoner.model import HRM, count_parameters
 from reasoner.optim import AdamATan2
 from reasoner.tasks import SudokuTask
+from reasoner.training import train_step
 
 
-def train_step_fn(model, opt, pool, batch_size, autocast_dtype):
-    state = {"act": ACTState.empty(model, pool)}
+class Steps:
+    """Optimizer steps on a pool the size of the batch: a halted slot gets its own puzzle back."""
 
-    def step():
-        act = state["act"]
-        if act.halted.any():
-            idx = act.halted.nonzero().squeeze(-1)
-            act = act.refill(model, Batch(pool.inputs[idx], pool.labels[idx], pool.puzzle_ids[idx]))
-        with torch.autocast("cpu", dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
-            seg = act_train_segment(model, act)
-            loss, _ = act_loss(seg.out.logits, act.batch.labels, seg.out.q_halt, seg.out.q_continue,
-                               seg.target_q_continue, model.cfg.loss)
-        (loss / batch_size).backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        state["act"] = seg.state
+    def __init__(self, model: HRM, opt: torch.optim.Optimizer, pool: Batch, autocast_dtype: torch.dtype | None):
+        self.model, self.opt, self.pool, self.autocast_dtype = model, opt, pool, autocast_dtype
+        self.act = ACTState.empty(model, pool)
 
-    return step
+    def __call__(self) -> None:
+        if self.act.halted.any():
+            idx = self.act.halted.nonzero().squeeze(-1)
+            fresh = Batch(self.pool.inputs[idx], self.pool.labels[idx], self.pool.puzzle_ids[idx])
+            self.act = self.act.refill(self.model, fresh)
+        self.act, _, _ = train_step(self.model, self.act, [self.opt], len(self.pool.inputs),
+                                    autocast_dtype=self.autocast_dtype)
 
 
 def timed(fn, repeats: int) -> float:
@@ -73,7 +69,7 @@ def measure(cfg, pool: Batch, batch_size: int, name: str, dtype, compiled: bool,
     torch.manual_seed(0)
     model = HRM(cfg)
     opt = AdamATan2([p for n, p in model.named_parameters() if n != "puzzle_emb"], lr=1e-4)
-    step = train_step_fn(model, opt, pool, batch_size, dtype)
+    step = Steps(model, opt, pool, dtype)
     step()
     with FlopCounterMode(display=False) as counter:
         step()

@@ -2,14 +2,14 @@
 
 Deep supervision with ACT: the batch is a set of slots, each working on one puzzle; every optimizer
 step runs one segment on every slot, and a slot whose puzzle halted gets a fresh (augmented) one.
-The run directory holds everything needed to continue later (`--resume`), a JSON-lines log, and
-the best and last model checkpoints (safetensors + JSON card).
+The run directory holds everything needed to continue later (`--resume`: RunState and RunData in
+reasoner/training.py), a JSON-lines log, and the best and last model checkpoints (safetensors +
+JSON card).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -26,16 +26,13 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
-from .act import ACTState, Batch, act_train_segment
-from .checkpoint import (CheckpointCard, CheckpointError, load_checkpoint, load_train_state, save_checkpoint,
-                         save_train_state, trim_log)
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, trim_log
 from .config import CPU_PRESETS, PRESETS, ModelConfig, TrainConfig, preset_config
 from .distributed import Processes
-from .evaluate import autocast, tally
-from .losses import act_loss
 from .model import HRM, count_parameters
-from .optim import EMA, AdamATan2, SignSGD, lr_factor
 from .tasks import Examples, Task, make_task
+from .training import (DATA_FILE, LOG_FILE, STATE_FILE, RunData, RunSpec, RunState, WeightsDoNotFit, amp_dtype,
+                       train_step)
 
 # Names users type, mapped to task parameters.
 TASK_VARIANTS: dict[str, dict[str, Any]] = {
@@ -52,9 +49,6 @@ TASK_VARIANTS: dict[str, dict[str, Any]] = {
     "arc": {"name": "arc"},
     "arc-10x10": {"name": "arc", "canvas": 10},
 }
-
-STATE_FILE = "train_state.pt"
-DATA_FILE = "data.npz"
 
 EXAMPLES = """
 examples:
@@ -206,31 +200,102 @@ def load_parent(path: Path, task: Task) -> Parent:
     return Parent(model_cfg, model.state_dict(), lineage)
 
 
-class Sampler:
-    """Draws training puzzles: random rows of the pool, freshly augmented each time."""
+def make_accelerator() -> tuple[Accelerator, Processes]:
+    """This process's accelerator and its place among the processes. Launched as several processes
+    on a machine without CUDA, accelerate has to be told to use the CPU (the gloo backend); else
+    each process would train on its own, all writing the same run directory."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    # Mixed precision is our own autocast rather than accelerate's: accelerate fixes it once per
+    # process, and a process (a notebook, the tests) may train several models. Nor does accelerate
+    # wrap the model (accelerator.prepare): its DistributedDataParallel cannot combine the sparse
+    # puzzle-embedding gradient on GPUs; train_step's procs.sync_gradients combines every gradient.
+    accelerator = Accelerator(cpu=launched > 1 and not torch.cuda.is_available())
+    procs = Processes.current()
+    if procs.count != launched:
+        raise SystemExit(f"error: launched as {launched} processes, but accelerate set up {procs.count}")
+    return accelerator, procs
 
-    def __init__(self, task: Task, pool: Examples, rng: np.random.Generator, augment: bool):
-        self.task, self.pool, self.rng, self.augment = task, pool, rng, augment
 
-    def draw(self, count: int, keep: slice = slice(None)) -> Batch:
-        """`count` fresh puzzles, of which the rows `keep` are returned. Processes that share the
-        random state draw for all of them alike and each keeps its own rows: the stream of puzzles
-        is the same for any number of processes."""
-        part = self.pool.take(self.rng.integers(0, len(self.pool), count))
-        if self.augment:
-            part = self.task.augment(part, self.rng)
-        part = part.take(keep)
-        return Batch(torch.from_numpy(part.inputs), torch.from_numpy(part.labels), torch.from_numpy(part.puzzle_ids))
+def compile_stacks(model: HRM) -> None:
+    """torch.compile the transformer stacks only: inductor cannot compile the sparse puzzle-embedding lookup."""
+    for module in {id(m): m for m in (model.L_level, model.H_level)}.values():  # TRM's two are one
+        module.compile()
 
 
-def make_optimizers(model: HRM, cfg: TrainConfig) -> tuple[torch.optim.Optimizer, SignSGD]:
-    dense = [p for name, p in model.named_parameters() if name != "puzzle_emb"]
-    if cfg.optimizer == "adam_atan2":
-        main = AdamATan2(dense, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    else:
-        main = torch.optim.AdamW(dense, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
-    sparse = SignSGD([model.puzzle_emb], lr=cfg.puzzle_emb_lr, weight_decay=cfg.puzzle_emb_weight_decay)
-    return main, sparse
+def check_batch(procs: Processes, batch_size: int) -> None:
+    try:
+        procs.local_batch(batch_size)
+    except ValueError as err:
+        raise SystemExit(f"error: --batch-size: {err}")
+
+
+def load_data(args: argparse.Namespace, task: Task, seed: int, progress: bool) -> tuple[RunData, dict[str, Any]]:
+    """A new run's training and validation puzzles, and what its cards record about them."""
+    data_rng = np.random.default_rng(seed)
+    try:
+        train_source = args.train_data or task.default_train_source
+        val_source = args.val_data or task.default_val_source
+        train_pool = load_sources(task, train_source, data_rng, progress)
+        val = load_sources(task, val_source, np.random.default_rng(seed + 1_000_003), progress)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(f"error: {err}")
+    val, dropped = drop_overlap(train_pool, val)
+    if len(val) == 0:
+        raise SystemExit("error: every validation puzzle also occurs in the training data")
+    data_meta = {"train": train_source, "val": val_source, "train_puzzles": len(train_pool), "val_puzzles": len(val),
+                 "val_dropped_as_overlap": dropped, "augment": not args.no_augment}
+    return RunData(train_pool, val), data_meta
+
+
+def start_run(args: argparse.Namespace, procs: Processes, device: torch.device, progress: bool) -> tuple[RunState, RunData]:
+    """A new run in --out: task, configs and data from the command line (and --init-from's checkpoint)."""
+    if (args.out / STATE_FILE).exists():
+        raise SystemExit(f"error: {args.out} already holds a run; pass --resume to continue it or choose another --out")
+    task = make_task(**TASK_VARIANTS[args.task])
+    parent = load_parent(args.init_from, task) if args.init_from else None
+    try:
+        model_cfg, train_cfg = build_configs(args, task, parent.model if parent else None)
+    except ValueError as err:  # pydantic's ValidationError is a ValueError
+        raise SystemExit(f"error: invalid configuration:\n{err}")
+    data, data_meta = load_data(args, task, train_cfg.seed, progress)
+    if task.num_puzzle_identifiers != model_cfg.num_puzzle_identifiers and task.num_puzzle_identifiers > 1:
+        # ARC has one puzzle identifier per task and augmentation: known only once data are built.
+        model_cfg = model_cfg.model_copy(update={"num_puzzle_identifiers": task.num_puzzle_identifiers})
+    if parent is not None:
+        data_meta["init_from"] = parent.lineage
+    check_batch(procs, train_cfg.batch_size)
+    if procs.is_main:  # every process built the same (seeded) data; one writes it
+        args.out.mkdir(parents=True, exist_ok=True)
+        data.save(args.out / DATA_FILE)
+    spec = RunSpec(task, model_cfg, train_cfg, data_meta, commands=[])
+    try:
+        state = RunState.start(spec, data.train, device, procs, parent.state_dict if parent else None)
+    except WeightsDoNotFit as err:
+        raise SystemExit(f"error: --init-from {args.init_from}: {err}")
+    return state, data
+
+
+def resume_run(args: argparse.Namespace, procs: Processes, device: torch.device) -> tuple[RunState, RunData]:
+    """The run in --out as its last save left it, with what --resume may change changed."""
+    state_path = args.out / STATE_FILE
+    if not state_path.is_file():
+        raise SystemExit(f"error: --resume given but {state_path} does not exist")
+    data = RunData.load(args.out / DATA_FILE)
+    try:
+        state = RunState.load(state_path, data.train, device, procs)
+    except CheckpointError as err:
+        raise SystemExit(f"error: {err}")
+    given = given_train_options(args)
+    if fixed := sorted(set(given) - RESUME_MAY_CHANGE):
+        raise SystemExit(f"error: --resume keeps the run's saved training options; of them only "
+                         f"{', '.join(flag(k) for k in sorted(RESUME_MAY_CHANGE))} may change "
+                         f"(got {', '.join(flag(k) for k in fixed)})")
+    try:
+        state.spec.train = TrainConfig.model_validate({**state.spec.train.model_dump(), **given})
+    except ValueError as err:
+        raise SystemExit(f"error: invalid configuration:\n{err}")
+    check_batch(procs, state.spec.train.batch_size)
+    return state, data
 
 
 def segment_limit(step: int, ramp_steps: int, max_segments: int) -> int:
@@ -240,307 +305,165 @@ def segment_limit(step: int, ramp_steps: int, max_segments: int) -> int:
     return 1 + (max_segments - 1) * step // ramp_steps
 
 
-def new_window() -> dict:
-    """Running sums for the progress bar and log between two log lines."""
-    return {"rows": 0, "time": time.perf_counter(), "halted": 0, "exact": 0, "loss": 0.0, "steps": 0}
+class Window:
+    """Running sums for the progress bar and the log between two log lines."""
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.rows, self.steps, self.loss, self.halted, self.exact = 0, 0, 0.0, 0, 0
+
+    def add(self, batch_size: int, loss: torch.Tensor, parts: dict[str, torch.Tensor], halted: torch.Tensor) -> None:
+        # Metrics over the puzzles that finished this step (as in the reference).
+        self.rows += batch_size
+        self.steps += 1
+        self.loss += loss.item() / batch_size
+        self.halted += int(halted.sum())
+        self.exact += int(parts["seq_correct"][halted].sum())
+
+    def record(self, procs: Processes, step: int, max_segments: int, lr: float) -> dict[str, Any]:
+        """The log record of the window, summed over the processes (a collective)."""
+        loss, halted, exact = procs.sum([self.loss, self.halted, self.exact])
+        elapsed = max(1e-9, time.perf_counter() - self.started)
+        return {"step": step, "loss": loss / self.steps, "train_exact_at_halt": exact / max(1, halted),
+                "segments_per_s": self.rows / elapsed, "puzzles_per_s": halted / elapsed,
+                "segment_limit": max_segments, "lr": lr}
 
 
-def rng_state(rng: np.random.Generator) -> str:
-    return json.dumps(rng.bit_generator.state)
+class Sitting:
+    """One sitting of a run in this process: it trains from where the state stands to the run's last
+    step or the time limit, and logs, evaluates and saves on the way. Every process runs the same
+    steps and collectives; only the main process writes the log and the checkpoints."""
 
+    def __init__(self, state: RunState, val: Examples, out: Path, procs: Processes, time_limit: float | None,
+                 progress: bool):
+        self.state, self.val, self.out, self.procs, self.time_limit = state, val, out, procs, time_limit
+        self.log_file = (out / LOG_FILE).open("a") if procs.is_main else None
+        self.started = self.last_wall = time.perf_counter()
+        self.last_cpu = time.process_time()
+        self.window = Window()
+        self.bar = tqdm(total=state.spec.train.steps, initial=state.step, disable=not progress, desc="training",
+                        dynamic_ncols=True)
 
-def make_accelerator() -> tuple[Accelerator, Processes]:
-    """This process's accelerator and its place among the processes. Launched as several processes
-    on a machine without CUDA, accelerate has to be told to use the CPU (the gloo backend); else
-    each process would train on its own, all writing the same run directory."""
-    launched = int(os.environ.get("WORLD_SIZE", "1"))
-    # Mixed precision is our own autocast rather than accelerate's: accelerate fixes it once per
-    # process, and a process (a notebook, the tests) may train several models.
-    accelerator = Accelerator(cpu=launched > 1 and not torch.cuda.is_available())
-    procs = Processes.current()
-    if procs.count != launched:
-        raise SystemExit(f"error: launched as {launched} processes, but accelerate set up {procs.count}")
-    return accelerator, procs
+    def run(self) -> str:
+        """Train until the run's last step or the time limit; returns why it stopped."""
+        state, cfg = self.state, self.state.spec.train
+        state.model.train()
+        while state.step < cfg.steps:
+            factor, max_segments = self.advance()
+            if state.step % 20 == 0 or state.step == cfg.steps:
+                self.report(factor, max_segments)
+            # The main process's clock decides for all, so that every process stops at the same step.
+            time_up = self.time_limit is not None and self.procs.any(
+                self.procs.is_main and time.perf_counter() - self.started > 60 * self.time_limit)
+            self.checkpoint(time_up)
+            if time_up:
+                return f"time limit of {self.time_limit} minutes reached"
+        return "finished"
+
+    def advance(self) -> tuple[float, int]:
+        """One optimizer step; returns its learning-rate factor and segment limit."""
+        state, cfg = self.state, self.state.spec.train
+        state.refill(self.procs)
+        factor = state.set_learning_rates()
+        max_segments = segment_limit(state.step, cfg.segment_ramp_steps, state.spec.model.halt_max_steps)
+        state.act, loss, parts = train_step(state.model, state.act, [state.main_opt, state.sparse_opt], cfg.batch_size,
+                                            generator=state.act_gen, max_segments=max_segments, procs=self.procs,
+                                            ema=state.ema, autocast_dtype=amp_dtype(cfg))
+        state.step += 1
+        self.window.add(cfg.batch_size, loss, parts, state.act.halted)
+        self.bar.update()
+        now_wall, now_cpu = time.perf_counter(), time.process_time()
+        state.wall_seconds += now_wall - self.last_wall
+        state.cpu_seconds += now_cpu - self.last_cpu
+        self.last_wall, self.last_cpu = now_wall, now_cpu
+        return factor, max_segments
+
+    def report(self, factor: float, max_segments: int) -> None:
+        record = self.window.record(self.procs, self.state.step, max_segments, self.state.spec.train.lr * factor)
+        best = self.state.best or {}
+        self.bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record['train_exact_at_halt']:.2f}",
+                             seg_s=f"{record['segments_per_s']:.0f}", best=f"{best.get('exact_accuracy', 0):.3f}")
+        self.log(record)
+        self.window = Window()
+
+    def checkpoint(self, time_up: bool) -> None:
+        """Evaluate and save when due (and at the last step, or when the time is up)."""
+        state, cfg = self.state, self.state.spec.train
+        evaluating = state.step % cfg.eval_every == 0 or state.step == cfg.steps or time_up
+        saving = state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps or time_up
+        if evaluating or saving:
+            state.count_cpu(self.procs)
+        if evaluating:
+            self.validate()
+        if saving:
+            state.save(self.out / STATE_FILE, self.procs)
+
+    def validate(self) -> None:
+        """Evaluate, log, and export the `last` checkpoint and, when it is the best so far, `best`."""
+        state, is_main = self.state, self.procs.is_main
+        metrics = state.evaluate(self.val, self.procs)
+        self.log({"step": state.step, "eval": metrics, "cpu_seconds": state.run_cpu_seconds})
+        if is_main:
+            tqdm.write(f"step {state.step}: validation exact {metrics['exact_accuracy']:.3f} (by segment "
+                       f"{metrics['exact_accuracy_by_segment']}), token {metrics['token_accuracy']:.3f}, "
+                       f"mean halt {metrics['mean_halt_step']:.2f}", file=sys.stderr)
+        if state.best is None or metrics["exact_accuracy"] > state.best["exact_accuracy"]:
+            state.best = {**metrics, "step": state.step}
+            if is_main:
+                state.export(self.out / "best", state.best)
+        if is_main:
+            state.export(self.out / "last", metrics)
+
+    def log(self, record: dict) -> None:
+        if self.log_file is not None:
+            self.log_file.write(json.dumps(record) + "\n")
+            self.log_file.flush()
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.log_file is not None:
+            self.log_file.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out: Path = args.out
-    state_path = out / STATE_FILE
     accelerator, procs = make_accelerator()
+    device = accelerator.device
     progress = not args.no_progress and sys.stderr.isatty() and procs.is_main
 
-    # ---------------------------------------------------------------- configuration and data
-    saved = None
+    # ---------------------------------------------------------------- the run: new or continued
     if args.resume and args.init_from:
         raise SystemExit("error: --init-from starts a new run; --resume continues one (its weights come from the run)")
-    if args.resume:
-        if not state_path.is_file():
-            raise SystemExit(f"error: --resume given but {state_path} does not exist")
-        try:
-            saved = load_train_state(state_path)
-        except CheckpointError as err:
-            raise SystemExit(f"error: {err}")
-        meta = json.loads(saved["meta"])
-        task = make_task(**meta["task"])
-        model_cfg = ModelConfig.model_validate(meta["model"])
-        given = given_train_options(args)
-        if fixed := sorted(set(given) - RESUME_MAY_CHANGE):
-            raise SystemExit(f"error: --resume keeps the run's saved training options; of them only "
-                             f"{', '.join(flag(k) for k in sorted(RESUME_MAY_CHANGE))} may change "
-                             f"(got {', '.join(flag(k) for k in fixed)})")
-        try:
-            train_cfg = TrainConfig.model_validate({**meta["train"], **given})
-        except ValueError as err:
-            raise SystemExit(f"error: invalid configuration:\n{err}")
-        data_meta = meta["data"]
-        with np.load(out / DATA_FILE, allow_pickle=False) as arrays:
-            train_pool = Examples(arrays["train_inputs"], arrays["train_labels"], arrays["train_puzzle_ids"])
-            val = Examples(arrays["val_inputs"], arrays["val_labels"], arrays["val_puzzle_ids"])
-    else:
-        if state_path.exists():
-            raise SystemExit(f"error: {out} already holds a run; pass --resume to continue it or choose another --out")
-        task = make_task(**TASK_VARIANTS[args.task])
-        parent = load_parent(args.init_from, task) if args.init_from else None
-        try:
-            model_cfg, train_cfg = build_configs(args, task, parent.model if parent else None)
-        except ValueError as err:  # pydantic's ValidationError is a ValueError
-            raise SystemExit(f"error: invalid configuration:\n{err}")
-        data_rng = np.random.default_rng(train_cfg.seed)
-        try:
-            args.train_data = args.train_data or task.default_train_source
-            args.val_data = args.val_data or task.default_val_source
-            train_pool = load_sources(task, args.train_data, data_rng, progress)
-            val = load_sources(task, args.val_data, np.random.default_rng(train_cfg.seed + 1_000_003), progress)
-        except (ValueError, FileNotFoundError) as err:
-            raise SystemExit(f"error: {err}")
-        val, dropped = drop_overlap(train_pool, val)
-        if len(val) == 0:
-            raise SystemExit("error: every validation puzzle also occurs in the training data")
-        if task.num_puzzle_identifiers != model_cfg.num_puzzle_identifiers and task.num_puzzle_identifiers > 1:
-            # ARC has one puzzle identifier per task and augmentation: known only once data are built.
-            model_cfg = model_cfg.model_copy(update={"num_puzzle_identifiers": task.num_puzzle_identifiers})
-        data_meta = {"train": args.train_data, "val": args.val_data, "train_puzzles": len(train_pool),
-                     "val_puzzles": len(val), "val_dropped_as_overlap": dropped, "augment": not args.no_augment}
-        if parent is not None:
-            data_meta["init_from"] = parent.lineage
-    try:
-        local_batch = procs.local_batch(train_cfg.batch_size)
-    except ValueError as err:
-        raise SystemExit(f"error: --batch-size: {err}")
-    if saved is None and procs.is_main:  # every process built the same (seeded) data; one writes it
-        out.mkdir(parents=True, exist_ok=True)
-        np.savez(out / DATA_FILE, train_inputs=train_pool.inputs, train_labels=train_pool.labels,
-                 train_puzzle_ids=train_pool.puzzle_ids, val_inputs=val.inputs, val_labels=val.labels,
-                 val_puzzle_ids=val.puzzle_ids)
-
-    # ---------------------------------------------------------------- model and optimisers
-    device = accelerator.device
-    torch.manual_seed(train_cfg.seed)
-    model = HRM(model_cfg).to(device)
-    if saved is None and args.init_from:
-        try:
-            model.load_state_dict(parent.state_dict)  # before the EMA copies the weights
-        except RuntimeError as err:  # a --model override changed a shape
-            raise SystemExit(f"error: --init-from {args.init_from}: its weights do not fit the configured model "
-                             f"(change only fields that keep the shapes, e.g. halt_max_steps):\n{err}")
-    procs.broadcast_weights(model)
-    main_opt, sparse_opt = make_optimizers(model, train_cfg)
-    ema = EMA(model, train_cfg.ema_decay) if train_cfg.ema_decay else None
-    # The same random streams in every process: each draws for the global batch and keeps its rows.
-    sample_rng = np.random.default_rng(train_cfg.seed + 17)
-    act_gen = torch.Generator(device=device).manual_seed(train_cfg.seed)
-    my_rows = procs.share(train_cfg.batch_size)
-
-    step, cpu_seconds, wall_seconds, best = 0, 0.0, 0.0, None
-    act_state = None
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        main_opt.load_state_dict(saved["main_opt"])
-        sparse_opt.load_state_dict(saved["sparse_opt"])
-        if ema is not None:
-            ema.load_state_dict(saved["ema"])
-        step, wall_seconds = int(saved["step"]), float(saved["wall_seconds"])
-        # The run's CPU time is the sum over processes: the main process carries what came before.
-        cpu_seconds = float(saved["cpu_seconds"]) if procs.is_main else 0.0
-        best = json.loads(saved["best"])
-        sample_rng.bit_generator.state = json.loads(saved["sample_rng"])
-        act_gen.set_state(saved["act_gen"])
-        torch.set_rng_state(saved["torch_rng"])
-        a = {key: value[my_rows] for key, value in saved["act"].items()}  # saved for the global batch
-        act_state = ACTState(model.initial_carry(local_batch, device), Batch(a["inputs"], a["labels"], a["puzzle_ids"]).to(device),
-                             a["steps"].to(device), a["halted"].to(device))
-        act_state.carry.z_H.copy_(a["z_H"])
-        act_state.carry.z_L.copy_(a["z_L"])
-
-    core = model  # attributes (cfg, carries) live on the unwrapped module
-    if train_cfg.compile:
-        # Only the transformer stacks: inductor cannot compile the sparse puzzle-embedding lookup.
-        for module in {id(m): m for m in (core.L_level, core.H_level)}.values():
-            module.compile()
-    # No accelerator.prepare: its DistributedDataParallel cannot combine the sparse puzzle-embedding
-    # gradient on GPUs; procs.sync_gradients combines every gradient (reasoner/distributed.py).
-    sampler = Sampler(task, train_pool, sample_rng, augment=data_meta["augment"])
-    if act_state is None:
-        act_state = ACTState.empty(core, sampler.draw(train_cfg.batch_size, my_rows).to(device))
-
-    # Every command that worked on this run: the first made it, the others resumed it.
-    commands = (json.loads(saved["meta"]).get("commands", []) if saved is not None else [])
-    commands.append("python -m reasoner.train " + shlex.join(argv if argv is not None else sys.argv[1:]))
-    meta = {"task": task.spec(), "model": model_cfg.model_dump(), "train": train_cfg.model_dump(), "data": data_meta,
-            "commands": commands}
-    amp_dtype = torch.bfloat16 if train_cfg.precision == "bf16" else None
-    if saved is not None and procs.is_main:  # the steps after the saved state are run, and logged, again
-        trim_log(out / "log.jsonl", step)
-    log_file = (out / "log.jsonl").open("a") if procs.is_main else None
-
-    def log(record: dict) -> None:
-        if log_file is not None:
-            log_file.write(json.dumps(record) + "\n")
-            log_file.flush()
-
-    def run_eval() -> dict:
-        """Each process evaluates its share of the validation puzzles; the counts are added up."""
-        puzzles = val.take(slice(0, train_cfg.eval_size))
-        context = ema.applied(core) if ema is not None else contextlib.nullcontext(core)
-        with context:
-            counts = tally(core, puzzles.take(procs.share(len(puzzles))), device=device, autocast_dtype=amp_dtype)
-        core.train()
-        return procs.add_up(counts).metrics()
-
-    def card(metrics: dict | None) -> CheckpointCard:
-        return CheckpointCard(task=task.spec(), model=model_cfg, train=train_cfg, data=data_meta, seed=train_cfg.seed,
-                              steps=step, cpu_seconds=round(run_cpu_seconds, 1), wall_seconds=round(wall_seconds, 1),
-                              metrics={"validation": metrics} if metrics else {}, command=commands[0],
-                              resumed_with=commands[1:])
-
-    def export(name: str, metrics: dict | None) -> Path:
-        context = ema.applied(core) if ema is not None else contextlib.nullcontext(core)
-        with context:
-            return save_checkpoint(core, out / name, card(metrics))
-
-    def save_state() -> None:
-        # Every process's ACT slots, gathered into the global batch; the rest is the same everywhere.
-        act = {"inputs": act_state.batch.inputs, "labels": act_state.batch.labels, "puzzle_ids": act_state.batch.puzzle_ids,
-               "steps": act_state.steps, "halted": act_state.halted, "z_H": act_state.carry.z_H, "z_L": act_state.carry.z_L}
-        act = {key: procs.gather_rows(value).cpu() for key, value in act.items()}
-        if not procs.is_main:
-            return
-        save_train_state(state_path, {
-            "meta": json.dumps(meta), "model": core.state_dict(), "main_opt": main_opt.state_dict(),
-            "sparse_opt": sparse_opt.state_dict(), "ema": ema.state_dict() if ema else {}, "step": step,
-            "cpu_seconds": run_cpu_seconds, "wall_seconds": wall_seconds, "best": json.dumps(best),
-            "sample_rng": rng_state(sample_rng), "act_gen": act_gen.get_state(), "torch_rng": torch.get_rng_state(),
-            "act": act,
-        })
-
+    state, data = resume_run(args, procs, device) if args.resume else start_run(args, procs, device, progress)
+    spec = state.spec
+    spec.commands.append("python -m reasoner.train " + shlex.join(argv if argv is not None else sys.argv[1:]))
+    if spec.train.compile:
+        compile_stacks(state.model)
+    if args.resume and procs.is_main:  # the steps after the saved state are run, and logged, again
+        trim_log(out / LOG_FILE, state.step)
     if procs.is_main:
-        print(f"task {task!r}; {count_parameters(core):,} parameters; {len(train_pool)} training / {len(val)} validation puzzles;"
-              f" device {device}, precision {train_cfg.precision}, {procs.count} process(es) x {local_batch} slots;"
-              f" run directory {out}", file=sys.stderr)
+        print(f"task {spec.task!r}; {count_parameters(state.model):,} parameters; {len(data.train)} training / "
+              f"{len(data.val)} validation puzzles; device {device}, precision {spec.train.precision}, "
+              f"{procs.count} process(es) x {procs.local_batch(spec.train.batch_size)} slots; run directory {out}",
+              file=sys.stderr)
 
-    # ---------------------------------------------------------------- the loop
-    core.train()
-    started_wall, started_cpu = time.perf_counter(), time.process_time()
-    last_wall, last_cpu = started_wall, started_cpu
-    window = new_window()
-    run_cpu_seconds = cpu_seconds
-    bar = tqdm(total=train_cfg.steps, initial=step, disable=not progress, desc="training", dynamic_ncols=True)
-    stop_reason = "finished"
-    while step < train_cfg.steps:
-        # Fresh puzzles for the halted slots of every process, drawn as one batch in rank order.
-        n_new = procs.gather_ints(int(act_state.halted.sum()))
-        if sum(n_new):
-            fresh = sampler.draw(sum(n_new), procs.offsets(n_new))
-            if n_new[procs.rank]:
-                act_state = act_state.refill(core, fresh.to(device))
-        factor = lr_factor(step, train_cfg.lr_warmup_steps, train_cfg.steps, train_cfg.lr_schedule,
-                           train_cfg.lr_min_ratio, train_cfg.lr_decay_steps)
-        for opt, base in ((main_opt, train_cfg.lr), (sparse_opt, train_cfg.puzzle_emb_lr)):
-            for group in opt.param_groups:
-                group["lr"] = base * factor
-
-        max_segments = segment_limit(step, train_cfg.segment_ramp_steps, model_cfg.halt_max_steps)
-        with autocast(device, amp_dtype):
-            seg = act_train_segment(core, act_state, act_gen, max_steps=max_segments,
-                                    global_rows=(my_rows, train_cfg.batch_size))
-            loss, parts = act_loss(seg.out.logits, act_state.batch.labels, seg.out.q_halt, seg.out.q_continue,
-                                   seg.target_q_continue, model_cfg.loss)
-        # This process's share of the loss over the global batch; the gradients are summed over processes.
-        accelerator.backward(loss / train_cfg.batch_size)
-        procs.sync_gradients(core)
-        main_opt.step()
-        sparse_opt.step()
-        main_opt.zero_grad(set_to_none=True)
-        sparse_opt.zero_grad(set_to_none=True)
-        if ema is not None:
-            ema.update(core)
-        act_state = seg.state
-        step += 1
-
-        # Metrics over the puzzles that finished this step (as in the reference).
-        done = act_state.halted
-        window["rows"] += train_cfg.batch_size
-        window["steps"] += 1
-        window["loss"] += loss.item() / train_cfg.batch_size
-        window["halted"] += int(done.sum())
-        window["exact"] += int(parts["seq_correct"][done].sum())
-        bar.update()
-        now_wall, now_cpu = time.perf_counter(), time.process_time()
-        wall_seconds += now_wall - last_wall
-        cpu_seconds += now_cpu - last_cpu
-        last_wall, last_cpu = now_wall, now_cpu
-
-        if step % 20 == 0 or step == train_cfg.steps:
-            window["loss"], window["halted"], window["exact"] = procs.sum([window["loss"], window["halted"], window["exact"]])
-            elapsed = max(1e-9, time.perf_counter() - window["time"])
-            record = {"step": step, "loss": window["loss"] / window["steps"],
-                      "train_exact_at_halt": window["exact"] / max(1, window["halted"]),
-                      "segments_per_s": window["rows"] / elapsed, "puzzles_per_s": window["halted"] / elapsed,
-                      "segment_limit": max_segments, "lr": train_cfg.lr * factor}
-            bar.set_postfix(loss=f"{record['loss']:.3f}", exact=f"{record['train_exact_at_halt']:.2f}",
-                            seg_s=f"{record['segments_per_s']:.0f}", best=f"{(best or {}).get('exact_accuracy', 0):.3f}")
-            log(record)
-            window = new_window()
-
-        # The main process's clock decides for all, so that every process stops at the same step.
-        time_up = args.time_limit is not None and procs.any(
-            procs.is_main and time.perf_counter() - started_wall > 60 * args.time_limit)
-        evaluating = step % train_cfg.eval_every == 0 or step == train_cfg.steps or time_up
-        saving = step % train_cfg.checkpoint_every == 0 or step == train_cfg.steps or time_up
-        if evaluating or saving:
-            run_cpu_seconds = procs.sum([cpu_seconds])[0]
-        if evaluating:
-            metrics = run_eval()
-            log({"step": step, "eval": metrics, "cpu_seconds": run_cpu_seconds})
-            if procs.is_main:
-                tqdm.write(f"step {step}: validation exact {metrics['exact_accuracy']:.3f} (by segment "
-                           f"{metrics['exact_accuracy_by_segment']}), token {metrics['token_accuracy']:.3f}, "
-                           f"mean halt {metrics['mean_halt_step']:.2f}", file=sys.stderr)
-            if best is None or metrics["exact_accuracy"] > best["exact_accuracy"]:
-                best = {**metrics, "step": step}
-                if procs.is_main:
-                    export("best", best)
-            if procs.is_main:
-                export("last", metrics)
-        if saving:
-            save_state()
-        if time_up:
-            stop_reason = f"time limit of {args.time_limit} minutes reached"
-            break
-    bar.close()
-    run_cpu_seconds = procs.sum([cpu_seconds])[0]
-    save_state()
+    # ---------------------------------------------------------------- train, then save where it stopped
+    sitting = Sitting(state, data.val, out, procs, args.time_limit, progress)
+    stop_reason = sitting.run()
+    sitting.close()
+    state.count_cpu(procs)
+    state.save(out / STATE_FILE, procs)
     procs.finish()
     if not procs.is_main:
         return 0
-    log_file.close()
 
     if args.export:
         best_model, _, best_card = load_checkpoint(out / "best.safetensors")
         save_checkpoint(best_model, args.export, best_card)
-    print(f"{stop_reason} at step {step}: best validation exact accuracy {(best or {}).get('exact_accuracy', float('nan')):.4f}"
-          f" at step {(best or {}).get('step')}; {run_cpu_seconds / 60:.1f} CPU-minutes; checkpoints in {out}", file=sys.stderr)
+    best = state.best or {}
+    print(f"{stop_reason} at step {state.step}: best validation exact accuracy {best.get('exact_accuracy', float('nan')):.4f}"
+          f" at step {best.get('step')}; {state.run_cpu_seconds / 60:.1f} CPU-minutes; checkpoints in {out}", file=sys.stderr)
     return 0
 
 

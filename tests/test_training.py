@@ -7,16 +7,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from reasoner.act import ACTState, Batch, act_train_segment, run_segments
+from reasoner.act import ACTState, Batch, run_segments
 from reasoner.checkpoint import CheckpointCard, load_checkpoint, save_checkpoint
 from reasoner.config import cpu_tiny
 from reasoner.evaluate import evaluate
-from reasoner.losses import act_loss
 from reasoner.model import HRM
 from reasoner.optim import AdamATan2
 from reasoner.tasks import SudokuTask, make_task
 from reasoner.train import TASK_VARIANTS, build_configs, build_parser, load_sources
 from reasoner.train import main as train_main
+from reasoner.training import train_step
 
 
 def test_tiny_model_overfits_a_handful_of_4x4_puzzles():
@@ -33,12 +33,7 @@ def test_tiny_model_overfits_a_handful_of_4x4_puzzles():
         slots = state.halted.nonzero().squeeze(-1)
         if len(slots):  # a halted slot gets its own puzzle back: every puzzle stays in play
             state = state.refill(model, Batch(pool.inputs[slots], pool.labels[slots], pool.puzzle_ids[slots]))
-        seg = act_train_segment(model, state)
-        loss, _ = act_loss(seg.out.logits, state.batch.labels, seg.out.q_halt, seg.out.q_continue, seg.target_q_continue, model.cfg.loss)
-        (loss / len(examples)).backward()
-        opt.step()
-        opt.zero_grad()
-        state = seg.state
+        state, _, _ = train_step(model, state, [opt], len(examples))
         if step % 50 == 0:
             # The answer where the Q-head halts: with few puzzles it learns to halt after the first
             # segment, and segments it never trains on need not keep that answer.

@@ -75,10 +75,17 @@ def test_when_one_part_dies_the_whole_server_ends(tmp_path, monkeypatch, victim)
     proc = llm_server.start_server(llm_server.DEFAULT_MODEL, port, home=tmp_path, timeout=60)
     wait_for(pids.is_file)
     assert len(llm_server.group_members(proc.pid)) == 5  # the server, three children, a grandchild
-    status = {}
+    status, looks = {}, []
+    members = llm_server.group_members
+
+    def counted(*args):  # supervise's first look takes stock of the parts; its second watches them
+        looks.append(args)
+        return members(*args)
+
+    monkeypatch.setattr(llm_server, "group_members", counted)
     watcher = threading.Thread(target=lambda: status.setdefault("code", llm_server.supervise(proc, grace=2.0)))
     watcher.start()
-    time.sleep(0.5)  # supervise has taken stock of the parts
+    wait_for(lambda: len(looks) >= 2)  # not a fixed sleep: on a busy machine taking stock can take longer
     # SIGKILL: the API server (nothing tells its children), or its first child (the server lives on).
     os.kill(json.loads(pids.read_text())[0 if victim == "api server" else 1], signal.SIGKILL)
     watcher.join(60)

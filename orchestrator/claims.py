@@ -22,6 +22,7 @@ Cells and units are 1-based in texts, 0-based in `Knowledge`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from verifiers import sudoku as sudoku_rules
@@ -139,11 +140,11 @@ class _Reader:
         self.used = [False] * len(self.text)
         self.claims: list[Claim] = []
 
-    def take(self, pattern: str, check) -> None:
+    def take(self, pattern: str, check: Check) -> None:
         for m in re.finditer(pattern, self.text, re.IGNORECASE):
             if any(self.used[m.start() : m.end()]):
                 continue
-            ok, why = check(m)
+            ok, why = check(self, m)
             for i in range(m.start(), m.end()):
                 self.used[i] = True
             self.claims.append(Claim(check.__name__.strip("_"), _shown(m.group()), ok, "" if ok else why))
@@ -196,161 +197,203 @@ class _Reader:
         return k.solution[r][c], ""
 
 
+# A check takes the reader and one match of its claim's wording, and returns whether the claim holds
+# and, for a failed one, why. Its name (less underscores) is the claim's kind.
+Check = Callable[[_Reader, re.Match], tuple[bool, str]]
+
+
 def check_claims(text: str, k: Knowledge) -> list[Claim]:
     """Every claim in `text`, each checked (see the module docstring)."""
     rd = _Reader(text, k)
-    n = k.n
+    for pattern, check in _claim_forms(k.n):  # in order: a claim's words are read once, first match wins
+        rd.take(pattern, check)
+    return rd.claims + _path_claims(rd.text, k) + _unclaimed_cells(rd) + _unclaimed_numbers(rd)
 
-    def unit_is(m):
-        cells = rd.unit_cells(m.group(1), int(m.group(2)))
-        said = _digits(m.group(3))
-        if cells is None:
-            return False, f"there is no {m.group(1)} {m.group(2)} in a {n}x{n} sudoku"
-        values = [rd.value_of(rc)[0] for rc in cells]
-        if said == values:
-            return True, ""
-        return False, f"{m.group(1)} {m.group(2)} is not {' '.join(map(str, said))}"
 
-    def unit_check(m, board, holds: bool):  # the named unit of `board` holds (or lacks) every digit said
-        kind, index, said = _unit_and_digits(m)
-        cells = rd.unit_cells(kind, index)
-        if cells is None:
-            return False, f"there is no {kind} {index}"
-        there = {board[r][c] for r, c in cells}
-        off = [d for d in said if (d in there) != holds]
-        return not off, f"{kind} {index} {'does not hold' if holds else 'does hold'} {', '.join(map(str, off))}"
+def _claim_forms(n: int) -> list[tuple[str, Check]]:
+    """The wordings of each kind of claim, with its check; earlier forms take their words first."""
+    return [
+        (rf"{UNIT}\s*(?:is|reads|=|:)?\s*((?:\d[\s,]*){{{n}}})(?!\d)", _unit_is),
+        (rf"\b(\d)\s+(?:is not|isn't|is missing|does not appear|doesn't appear|is absent|is not yet)\s+(?:yet\s+)?"
+         rf"(?:in|from)\s+(?:the\s+)?{UNIT}", _lacks),
+        (rf"{UNIT}\s+(?:does not|doesn't|do not)\s+(?:yet\s+)?(?:have|contain|include|hold)\s+{_A}{DIGITS}", _lacks),
+        (rf"{UNIT}\s+(?:is missing|lacks|still needs|needs)\s+{_A}{DIGITS}", _lacks),
+        (rf"(?:in\s+)?{UNIT},?\s+(?:the\s+)?(?:digit\s+)?(\d)\s+(?:can only go|can only be|is confined to|must go|must be)\s+"
+         rf"(?:in\s+)?(?:the\s+)?{UNIT}", _locked),
+        (rf"(\d)\s+is\s+no\s+longer\s+a\s+candidate\s+(?:in|for)\s+the\s+rest\s+of\s+{UNIT}"
+         rf"(?:\s*\(((?:{CELL}[,\s]*(?:and\s+)?)+)\))?", _leaves),
+        (rf"\bin\s+{UNIT},\s+(\d)\s+is\s+(?:still\s+)?(?:missing|absent)", _lacks),
+        (r"\bsees\s+(?:a|an|the)\s+(\d)(?!\d)", _sees),
+        (rf"{UNIT}\s+(?:already\s+)?(?:has|have|holds|contains|includes|shows|with)\s+(?:already\s+)?{_A}{DIGITS}", _has),
+        (rf"\b(\d)\s+(?:is|appears|sits)\s+(?:already\s+)?in\s+(?:the\s+)?{UNIT}", _has),
+        (rf"{UNIT}\s+{DIGITS}", _has),
+        (rf"(?:still\s+)?(?:allows|candidates\s+(?:are|:)|could (?:still )?be|a guess between|guess(?:ed)? between|options? (?:were|was|are|is|:))"
+         rf"\s+(?:only\s+|either\s+)?((?:<c\d\d>\s*=\s*)?\d(?:\s*(?:,|or|and)\s*(?:<c\d\d>\s*=\s*)?\d(?!\d))*)", _candidates),
+        (rf"{CELL}\s+(?:must be|has to be|can only be|can only hold|must hold|must contain|is forced to be)\s+(?:a\s+)?(\d)(?!\d)",
+         _forced),
+        (rf"{CELL}\s*(?:is|holds|has|contains|=|:|gets|takes|becomes|should be|will be)?\s*{_A}(\d)(?!\d)", _value),
+        (rf"\b(?:a\s+|the\s+)?(?:digit\s+|number\s+)?(\d)\s+(?:goes|belongs|fits|must go|is placed)?\s*(?:in|into|at)\s+"
+         rf"(?:cell\s+)?{CELL}", _placed),
+        (r"\b(\d)\s+is\s+(?:then\s+)?the\s+only\s+(?:digit|candidate|option|number|possibility|value|place)\s*(?:left|possible|remaining)?", _only),
+        (r"\bonly\s+(?:possible\s+)?(?:place|cell|spot|position|home)\s+(?:left\s+)?(?:for|where)\s+(?:a\s+|the\s+)?(?:digit\s+)?(\d)", _only),
+        (rf"rul\w*\s+out\s+{_A}{DIGITS}", _ruled_out),
+        (r"\b(\d+)\s+((?:reasoning\s+)?segments?|branching steps?|steps?|moves?|givens?|clues?|blanks?|empty cells?|open cells?)\b",
+         _count),
+        (r"\b(\d+)\s*(?:%|percent)", _percent),
+        (r"\bsteps?\s+(\d+)(?:\s*(?:-|to|and)\s*(\d+))?(?:\s+of\s+(\d+))?", _step_number),
+        (r"\b(\d+)\s+(guess(?:es)?)\b", _count),
+        (r"\b(\d)\s*(?:x|×|by)\s*(\d)\b", _size),
+    ]
 
-    def lacks(m):  # negative claims are checked on the board the reply ends on
-        return unit_check(m, k.after, holds=False)
 
-    def has(m):  # positive ones on the board it starts from
-        return unit_check(m, k.before, holds=True)
+def _unit_is(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "row 1 is 5 3 4 6 7 8 9 1 2"
+    n = rd.k.n
+    cells = rd.unit_cells(m.group(1), int(m.group(2)))
+    said = _digits(m.group(3))
+    if cells is None:
+        return False, f"there is no {m.group(1)} {m.group(2)} in a {n}x{n} sudoku"
+    values = [rd.value_of(rc)[0] for rc in cells]
+    if said == values:
+        return True, ""
+    return False, f"{m.group(1)} {m.group(2)} is not {' '.join(map(str, said))}"
 
-    def forced(m):
-        cell = rd.cell(m)
-        if cell is None:
-            return False, "no such cell"
-        digit = int(m.group(3))
-        value, why = rd.value_of(cell)
-        if value != digit:
-            return False, why or f"r{cell[0] + 1}c{cell[1] + 1} is not {digit}"
-        return _reason_holds(rd, cell, digit, rd.sentence(m.start()))
 
-    def value(m, cell_at: int = 1, digit_at: int = 3):
-        cell = rd.cell(m, cell_at)
-        digit = int(m.group(digit_at))
-        if cell is None:
-            return False, "no such cell"
-        got, why = rd.value_of(cell)
-        return got == digit, why or f"r{cell[0] + 1}c{cell[1] + 1} is {got}, not {digit}"
+def _unit_holds(rd: _Reader, m: re.Match, board: Grid, holds: bool) -> tuple[bool, str]:
+    """The named unit of `board` holds (or lacks) every digit said."""
+    kind, index, said = _unit_and_digits(m)
+    cells = rd.unit_cells(kind, index)
+    if cells is None:
+        return False, f"there is no {kind} {index}"
+    there = {board[r][c] for r, c in cells}
+    off = [d for d in said if (d in there) != holds]
+    return not off, f"{kind} {index} {'does not hold' if holds else 'does hold'} {', '.join(map(str, off))}"
 
-    def placed(m):  # "5 goes in r3c4"
-        return value(m, cell_at=2, digit_at=1)
 
-    def reasoned(m, reason: str):  # the sentence's cell holds m's digit, for a reason that holds
-        cell = rd.sentence_cell(m.start())
-        if cell is None:
-            return False, "no cell is named with it"
-        digit = int(m.group(1))
-        value, why = rd.value_of(cell)
-        if value != digit:
-            return False, why or f"r{cell[0] + 1}c{cell[1] + 1} is not {digit}"
-        return _reason_holds(rd, cell, digit, reason)
+def _lacks(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # negative claims are checked on the board the reply ends on
+    return _unit_holds(rd, m, rd.k.after, holds=False)
 
-    def only(m):
-        return reasoned(m, m.group())
 
-    def ruled_out(m):
-        cell = rd.last_cell(m.start())
-        if cell is None:
-            return False, "no cell is named before it"
-        seen = {k.before[r][c] for r, c in _peers(cell, n)}
-        wrong = [d for d in _digits(m.group(1)) if d not in seen]
-        return not wrong, f"{', '.join(map(str, wrong))} is not yet in the row, column or box of the cell"
+def _has(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # positive ones on the board it starts from
+    return _unit_holds(rd, m, rd.k.before, holds=True)
 
-    def candidates_(m):
-        named = [(int(r) - 1, int(c) - 1) for r, c in _CELL_TOKEN.findall(m.group(1))]
-        # "a guess between r4c5=2 and r4c5=7" names its cell; "still allows 2 and 7" follows it.
-        cell = named[-1] if named else rd.last_cell(m.start())
-        if cell is None:
-            return False, "no cell is named before it"
-        options = k.options.get(cell) or candidates(k.before, *BOX_SHAPE[n]).get(cell, set())
-        said = set(_digits(_CELL_TOKEN.sub(" ", m.group(1))))
-        return said == options, f"the cell allows {', '.join(map(str, sorted(options)))}"
 
-    def count(m):
-        number, word = int(m.group(1)), m.group(2).lower()
-        key = next((key for key, words in _COUNT_WORDS.items() if word.startswith(words)), None)
-        allowed = k.counts.get(key or "", set())
-        return number in allowed, f"{number} {word} is not what the facts say"
+def _forced(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "r3c4 must be 5 because ..."
+    cell = rd.cell(m)
+    if cell is None:
+        return False, "no such cell"
+    digit = int(m.group(3))
+    value, why = rd.value_of(cell)
+    if value != digit:
+        return False, why or f"r{cell[0] + 1}c{cell[1] + 1} is not {digit}"
+    return _reason_holds(rd, cell, digit, rd.sentence(m.start()))
 
-    def percent(m):
-        return int(m.group(1)) in k.counts.get("percent", set()), "no such percentage in the facts"
 
-    def step_number(m):
-        said = {int(g) for g in m.groups()[:2] if g}
-        total_ok = m.group(3) is None or int(m.group(3)) in k.counts.get("steps", set())
-        return said <= k.counts.get("step_numbers", set()) and total_ok, "no such step is shown"
+def _value(rd: _Reader, m: re.Match, cell_at: int = 1, digit_at: int = 3) -> tuple[bool, str]:  # "r3c4 is 5"
+    cell = rd.cell(m, cell_at)
+    digit = int(m.group(digit_at))
+    if cell is None:
+        return False, "no such cell"
+    got, why = rd.value_of(cell)
+    return got == digit, why or f"r{cell[0] + 1}c{cell[1] + 1} is {got}, not {digit}"
 
-    def locked(m):
-        key = (int(m.group(3)), f"{m.group(1)} {m.group(2)}", f"{m.group(4)} {m.group(5)}")
-        return key in k.locked, f"no step shown confines {key[0]} in {key[1]} to {key[2]}"
 
-    def leaves(m):
-        digit, line = int(m.group(1)), f"{m.group(2)} {m.group(3)}"
-        cells = {(int(r) - 1, int(c) - 1) for r, c in _CELL_TOKEN.findall(m.group(4) or "")}
-        ok = any(d == digit and ln == line and cells <= gone for (d, _, ln), gone in k.locked.items())
-        return ok, f"no step shown removes {digit} from those cells of {line}"
+def _placed(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "5 goes in r3c4"
+    return _value(rd, m, cell_at=2, digit_at=1)
 
-    def sees(m):
-        return reasoned(m, rd.sentence(m.start()) + " (only place)")
 
-    def size(m):
-        return int(m.group(1)) == int(m.group(2)) == n, f"the puzzle is {n}x{n}"
+def _reasoned(rd: _Reader, m: re.Match, reason: str) -> tuple[bool, str]:
+    """The sentence's cell holds m's digit, for a reason that holds."""
+    cell = rd.sentence_cell(m.start())
+    if cell is None:
+        return False, "no cell is named with it"
+    digit = int(m.group(1))
+    value, why = rd.value_of(cell)
+    if value != digit:
+        return False, why or f"r{cell[0] + 1}c{cell[1] + 1} is not {digit}"
+    return _reason_holds(rd, cell, digit, reason)
 
-    rd.take(rf"{UNIT}\s*(?:is|reads|=|:)?\s*((?:\d[\s,]*){{{n}}})(?!\d)", unit_is)
-    rd.take(rf"\b(\d)\s+(?:is not|isn't|is missing|does not appear|doesn't appear|is absent|is not yet)\s+(?:yet\s+)?"
-            rf"(?:in|from)\s+(?:the\s+)?{UNIT}", lacks)
-    rd.take(rf"{UNIT}\s+(?:does not|doesn't|do not)\s+(?:yet\s+)?(?:have|contain|include|hold)\s+{_A}{DIGITS}", lacks)
-    rd.take(rf"{UNIT}\s+(?:is missing|lacks|still needs|needs)\s+{_A}{DIGITS}", lacks)
-    rd.take(rf"(?:in\s+)?{UNIT},?\s+(?:the\s+)?(?:digit\s+)?(\d)\s+(?:can only go|can only be|is confined to|must go|must be)\s+"
-            rf"(?:in\s+)?(?:the\s+)?{UNIT}", locked)
-    rd.take(rf"(\d)\s+is\s+no\s+longer\s+a\s+candidate\s+(?:in|for)\s+the\s+rest\s+of\s+{UNIT}"
-            rf"(?:\s*\(((?:{CELL}[,\s]*(?:and\s+)?)+)\))?", leaves)
-    rd.take(rf"\bin\s+{UNIT},\s+(\d)\s+is\s+(?:still\s+)?(?:missing|absent)", lacks)
-    rd.take(r"\bsees\s+(?:a|an|the)\s+(\d)(?!\d)", sees)
-    rd.take(rf"{UNIT}\s+(?:already\s+)?(?:has|have|holds|contains|includes|shows|with)\s+(?:already\s+)?{_A}{DIGITS}", has)
-    rd.take(rf"\b(\d)\s+(?:is|appears|sits)\s+(?:already\s+)?in\s+(?:the\s+)?{UNIT}", has)
-    rd.take(rf"{UNIT}\s+{DIGITS}", has)
-    rd.take(rf"(?:still\s+)?(?:allows|candidates\s+(?:are|:)|could (?:still )?be|a guess between|guess(?:ed)? between|options? (?:were|was|are|is|:))"
-            rf"\s+(?:only\s+|either\s+)?((?:<c\d\d>\s*=\s*)?\d(?:\s*(?:,|or|and)\s*(?:<c\d\d>\s*=\s*)?\d(?!\d))*)", candidates_)
-    rd.take(rf"{CELL}\s+(?:must be|has to be|can only be|can only hold|must hold|must contain|is forced to be)\s+(?:a\s+)?(\d)(?!\d)",
-            forced)
-    rd.take(rf"{CELL}\s*(?:is|holds|has|contains|=|:|gets|takes|becomes|should be|will be)?\s*{_A}(\d)(?!\d)", value)
-    rd.take(rf"\b(?:a\s+|the\s+)?(?:digit\s+|number\s+)?(\d)\s+(?:goes|belongs|fits|must go|is placed)?\s*(?:in|into|at)\s+"
-            rf"(?:cell\s+)?{CELL}", placed)
-    rd.take(r"\b(\d)\s+is\s+(?:then\s+)?the\s+only\s+(?:digit|candidate|option|number|possibility|value|place)\s*(?:left|possible|remaining)?", only)
-    rd.take(r"\bonly\s+(?:possible\s+)?(?:place|cell|spot|position|home)\s+(?:left\s+)?(?:for|where)\s+(?:a\s+|the\s+)?(?:digit\s+)?(\d)", only)
-    rd.take(rf"rul\w*\s+out\s+{_A}{DIGITS}", ruled_out)
-    rd.take(r"\b(\d+)\s+((?:reasoning\s+)?segments?|branching steps?|steps?|moves?|givens?|clues?|blanks?|empty cells?|open cells?)\b",
-            count)
-    rd.take(r"\b(\d+)\s*(?:%|percent)", percent)
-    rd.take(r"\bsteps?\s+(\d+)(?:\s*(?:-|to|and)\s*(\d+))?(?:\s+of\s+(\d+))?", step_number)
-    rd.take(r"\b(\d+)\s+(guess(?:es)?)\b", count)
-    rd.take(r"\b(\d)\s*(?:x|×|by)\s*(\d)\b", size)
 
-    claims = rd.claims + _path_claims(rd.text, k)
-    # Cells named without a claim must be ones the reply is about; any other digit is uncheckable.
+def _only(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "5 is the only digit left"
+    return _reasoned(rd, m, m.group())
+
+
+def _sees(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "every other open cell of box 2 sees a 5"
+    return _reasoned(rd, m, rd.sentence(m.start()) + " (only place)")
+
+
+def _ruled_out(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "that rules out 1, 2 and 6"
+    cell = rd.last_cell(m.start())
+    if cell is None:
+        return False, "no cell is named before it"
+    seen = {rd.k.before[r][c] for r, c in _peers(cell, rd.k.n)}
+    wrong = [d for d in _digits(m.group(1)) if d not in seen]
+    return not wrong, f"{', '.join(map(str, wrong))} is not yet in the row, column or box of the cell"
+
+
+def _candidates(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "the cell still allows 2 and 7"
+    named = [(int(r) - 1, int(c) - 1) for r, c in _CELL_TOKEN.findall(m.group(1))]
+    # "a guess between r4c5=2 and r4c5=7" names its cell; "still allows 2 and 7" follows it.
+    cell = named[-1] if named else rd.last_cell(m.start())
+    if cell is None:
+        return False, "no cell is named before it"
+    options = rd.k.options.get(cell) or candidates(rd.k.before, *BOX_SHAPE[rd.k.n]).get(cell, set())
+    said = set(_digits(_CELL_TOKEN.sub(" ", m.group(1))))
+    return said == options, f"the cell allows {', '.join(map(str, sorted(options)))}"
+
+
+def _locked(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "in box 2, 5 can only go in row 1"
+    key = (int(m.group(3)), f"{m.group(1)} {m.group(2)}", f"{m.group(4)} {m.group(5)}")
+    return key in rd.k.locked, f"no step shown confines {key[0]} in {key[1]} to {key[2]}"
+
+
+def _leaves(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "5 is no longer a candidate in the rest of row 1"
+    digit, line = int(m.group(1)), f"{m.group(2)} {m.group(3)}"
+    cells = {(int(r) - 1, int(c) - 1) for r, c in _CELL_TOKEN.findall(m.group(4) or "")}
+    ok = any(d == digit and ln == line and cells <= gone for (d, _, ln), gone in rd.k.locked.items())
+    return ok, f"no step shown removes {digit} from those cells of {line}"
+
+
+def _count(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "30 givens", "4 segments", "2 guesses"
+    number, word = int(m.group(1)), m.group(2).lower()
+    key = next((key for key, words in _COUNT_WORDS.items() if word.startswith(words)), None)
+    allowed = rd.k.counts.get(key or "", set())
+    return number in allowed, f"{number} {word} is not what the facts say"
+
+
+def _percent(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "97%"
+    return int(m.group(1)) in rd.k.counts.get("percent", set()), "no such percentage in the facts"
+
+
+def _step_number(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "steps 3-5 of 12"
+    said = {int(g) for g in m.groups()[:2] if g}
+    total_ok = m.group(3) is None or int(m.group(3)) in rd.k.counts.get("steps", set())
+    return said <= rd.k.counts.get("step_numbers", set()) and total_ok, "no such step is shown"
+
+
+def _size(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "9x9"
+    n = rd.k.n
+    return int(m.group(1)) == int(m.group(2)) == n, f"the puzzle is {n}x{n}"
+
+
+def _unclaimed_cells(rd: _Reader) -> list[Claim]:
+    """Cells named without a claim must be ones the reply is about."""
+    out = []
     for m in _CELL_TOKEN.finditer(rd.text):
         cell = rd.cell(m)
-        if not any(rd.used[m.start() : m.end()]) and k.mentionable is not None and cell not in k.mentionable:
-            claims.append(Claim("mention", _shown(m.group()), False, "the facts do not mention this cell"))
+        if not any(rd.used[m.start() : m.end()]) and rd.k.mentionable is not None and cell not in rd.k.mentionable:
+            out.append(Claim("mention", _shown(m.group()), False, "the facts do not mention this cell"))
+    return out
+
+
+def _unclaimed_numbers(rd: _Reader) -> list[Claim]:
+    """Any digit outside a claim cannot be checked."""
     stripped = "".join(" " if rd.used[i] else ch for i, ch in enumerate(rd.text))
     stripped = re.sub(r"<c\d\d>|<(?:row|column|box)\d>", " ", stripped)
+    out = []
     for m in re.finditer(r"\d+", stripped):
         around = _shown(rd.text[max(0, m.start() - 30) : m.end() + 30])
-        claims.append(Claim("uncheckable", around, False, f"the number {m.group()} is not part of a claim that can be checked"))
-    return claims
+        out.append(Claim("uncheckable", around, False, f"the number {m.group()} is not part of a claim that can be checked"))
+    return out
 
 
 _COUNT_WORDS = {"segments": ("reasoning segment", "segment"), "nodes": ("branching step",), "steps": ("step", "move"),

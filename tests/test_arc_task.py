@@ -280,6 +280,7 @@ def test_vote_undoes_augmentations_and_ranks_by_votes_then_confidence(toy):
 # -- end to end ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_train_resume_and_evaluate_end_to_end(toy):
     out = toy / "run"
     args = ["--task", "arc-10x10", "--preset", "cpu-tiny", "--train-data", toy_source(toy), "--val-data", "arc:split=test",

@@ -181,6 +181,7 @@ def test_cli_bad_options_and_checkpoints_are_errors_not_tracebacks(tiny4, tmp_pa
     assert "blank.txt holds no puzzle" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_output_piped_into_a_reader_that_stops_ends_quietly(tiny4, tmp_path):
     path = tmp_path / "many.txt"
     path.write_text(f"{PUZZLE4}\n" * 400)  # JSON lines well beyond a pipe's buffer

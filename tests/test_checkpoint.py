@@ -125,6 +125,7 @@ def test_a_truncated_training_state_names_the_file(tmp_path):
         load_train_state(state)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_logs_each_step_once(tmp_path):
     """The run logged steps past its last saved state, then died: resuming must not log them twice."""
     out = run_train(tmp_path, "run", "--steps", "20")
@@ -141,6 +142,7 @@ def test_a_resumed_run_logs_each_step_once(tmp_path):
     assert eval_steps == [10, 20, 30, 40]
 
 
+@pytest.mark.slow
 def test_export_writes_a_matching_pair(tmp_path):
     out = run_train(tmp_path, "run", "--steps", "10", "--export", str(tmp_path / "shipped" / "sudoku-4x4"))
     exported = tmp_path / "shipped" / "sudoku-4x4.safetensors"

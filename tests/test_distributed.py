@@ -62,6 +62,7 @@ def two_process_run(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_two_processes_train_what_one_process_with_their_whole_batch_trains(two_process_run, tmp_path):
     one = tmp_path / "one"
     train(1, *RUN, "--steps", "12", "--out", str(one))
@@ -104,6 +105,7 @@ def stopped_run(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_two_process_run_resumes_exactly(two_process_run, stopped_run, tmp_path):
     resumed = tmp_path / "resumed"
     shutil.copytree(stopped_run, resumed)
@@ -117,6 +119,7 @@ def test_two_process_run_resumes_exactly(two_process_run, stopped_run, tmp_path)
     assert a["sample_rng"] == b["sample_rng"] and torch.equal(a["act_gen"], b["act_gen"])
 
 
+@pytest.mark.slow
 def test_one_process_continues_a_two_process_run(two_process_run, stopped_run, tmp_path):
     # The saved state is the global batch's, so one process can continue it (up to float sums).
     resumed = tmp_path / "resumed"
@@ -168,6 +171,7 @@ def gradient_worker(rank: int, port: int, results) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_gradients_and_puzzle_embedding_rows_add_up_across_processes():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

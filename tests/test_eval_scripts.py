@@ -54,6 +54,7 @@ def test_maze_profile_prints_the_statistics_of_the_file_and_both_styles(tmp_path
     assert "| shortest path |" in table and "style long" in table and "dead-end share" in table
 
 
+@pytest.mark.slow
 def test_sudoku_hard_reports_segments_givens_ratings_and_guidance(tmp_path):
     path = tiny_checkpoint(tmp_path, SudokuTask(3, 3))
     out = tmp_path / "hard"

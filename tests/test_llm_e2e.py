@@ -116,11 +116,13 @@ def test_a_server_that_dies_is_reported_with_its_log(tmp_path, monkeypatch):
 # -- the real server ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @needs_server
 def test_the_server_lists_the_configured_model(served):
     assert llm_server.models_answer(served) == [MODEL.served_name]
 
 
+@pytest.mark.slow
 @needs_server
 def test_solve_this_sudoku_through_the_graph_with_the_real_model(served, tmp_path):
     trace = tmp_path / "traces.jsonl"

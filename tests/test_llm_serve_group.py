@@ -66,6 +66,7 @@ def wait_for(condition, seconds=60.0):
         time.sleep(0.1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("victim", ["api server", "engine"])
 def test_when_one_part_dies_the_whole_server_ends(tmp_path, monkeypatch, victim):
     port, pids = free_port(), tmp_path / "pids.json"

@@ -300,6 +300,7 @@ def test_load_examples_generator_spec():
 # -- training ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_smoke_on_generated_9x9_mazes(tmp_path):
     out = tmp_path / "run"
     args = ["--task", "maze-9x9", "--preset", "cpu-tiny", "--steps", "20", "--batch-size", "8",

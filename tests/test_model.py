@@ -23,6 +23,7 @@ def random_batch(cfg: ModelConfig, batch: int = 4, seed: int = 0) -> Batch:
     return Batch(inputs, labels, torch.zeros(batch, dtype=torch.long))
 
 
+@pytest.mark.slow
 def test_paper_configuration_has_the_papers_parameter_count():
     # 27,275,266 for Sudoku (vocab 11, 81 cells) as logged by the reference implementation.
     assert count_parameters(HRM(paper_27m(vocab_size=11, seq_len=81))) == 27_275_266

@@ -355,6 +355,7 @@ def test_chat_repl_keeps_the_thread_and_reads_multi_line_grids(tmp_path, monkeyp
     assert "Solved and verified." in out and "Row 2 of the verified answer: 3 4 1 2" in out
 
 
+@pytest.mark.slow
 def test_chat_command_runs_as_a_module(tmp_path):
     help_run = subprocess.run([sys.executable, "-m", "orchestrator", "chat", "--help"], cwd=ROOT,
                               capture_output=True, text=True, timeout=60, check=False)

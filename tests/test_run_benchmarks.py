@@ -92,6 +92,7 @@ def save_untrained_maze_checkpoint(folder: Path, size: int = 7) -> Path:
     return save_checkpoint(HRM(cfg), folder / f"maze-{size}x{size}", card)
 
 
+@pytest.mark.slow
 def test_quick_run_end_to_end(tmp_path, capsys):
     run = tmp_path / "run"
     train_main(["--task", "sudoku-4x4", "--preset", "cpu-tiny", "--train-data", "gen:count=64,blanks=4-8",
@@ -184,6 +185,7 @@ def test_help_names_every_option_with_defaults(capsys):
         assert option in text
 
 
+@pytest.mark.slow
 def test_maze_files_are_read_through_the_task_and_training_rows_left_out(tmp_path):
     ckpt = tmp_path / "checkpoints"
     path = save_untrained_maze_checkpoint(ckpt)
@@ -206,6 +208,7 @@ def test_maze_files_are_read_through_the_task_and_training_rows_left_out(tmp_pat
         assert 0 <= maze["valid_shortest_path_rate"] <= 1
 
 
+@pytest.mark.slow
 def test_arc_section_scores_a_tiny_arc_checkpoint_through_arc_eval(toy, tmp_path, capsys):
     # A tiny ARC checkpoint, built as tests/test_arc_task.py builds one: the toy task files, cpu-tiny, a few steps.
     run = tmp_path / "run"

@@ -244,6 +244,7 @@ def test_small_load_none_lost_every_answer_verified(tmp_path):
     assert load_test.passed(report)
 
 
+@pytest.mark.slow
 def test_chat_command_keeps_threads_in_sqlite_across_runs(tmp_path):
     import subprocess
 

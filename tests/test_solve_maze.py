@@ -103,6 +103,7 @@ def test_a_checkpoint_of_another_task_is_refused(untrained_maze_checkpoint):
         solve("1..4.4....2..3..", checkpoint=untrained_maze_checkpoint)
 
 
+@pytest.mark.slow
 def test_shipped_9x9_maze_model_finds_shortest_paths_on_its_own():
     # Mazes generated with a seed no training run uses, at the default minimum path (16 cells);
     # the bar sits well below the checkpoint's measured rate (docs/results.md).

@@ -19,6 +19,7 @@ from reasoner.train import main as train_main
 from reasoner.training import train_step
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_a_handful_of_4x4_puzzles():
     task = SudokuTask(2, 2)
     examples = task.examples_from_grids(*task.generate(8, (8, 10), np.random.default_rng(0), progress=False))
@@ -76,6 +77,7 @@ def run_train(tmp_path, name, *extra):
     return out
 
 
+@pytest.mark.slow
 def test_training_writes_checkpoints_cards_and_logs(tmp_path):
     out = run_train(tmp_path, "run", "--steps", "20", "--export", str(tmp_path / "exported"))
     card = json.loads((out / "best.json").read_text())
@@ -89,6 +91,7 @@ def test_training_writes_checkpoints_cards_and_logs(tmp_path):
     assert any("eval" in r for r in records) and all(np.isfinite(r["loss"]) for r in records if "loss" in r)
 
 
+@pytest.mark.slow
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     straight = run_train(tmp_path, "straight", "--steps", "30")
     interrupted = run_train(tmp_path, "interrupted", "--steps", "15")
@@ -102,6 +105,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
         assert torch.equal(a[key], b[key]), key
 
 
+@pytest.mark.slow
 def test_a_constant_run_resumed_into_a_decay_equals_a_run_planned_that_way(tmp_path):
     decay = ["--lr-schedule", "wsd", "--lr-decay-steps", "10", "--lr-min-ratio", "0.1"]
     planned = run_train(tmp_path, "planned", "--steps", "30", *decay)
@@ -120,6 +124,7 @@ def test_a_constant_run_resumed_into_a_decay_equals_a_run_planned_that_way(tmp_p
         train_main(["--out", str(constant), "--resume", "--lr-schedule", "wsd", "--lr-decay-steps", "0"])
 
 
+@pytest.mark.slow
 def test_refuses_to_overwrite_a_run_and_explains_bad_options(tmp_path):
     run_train(tmp_path, "run", "--steps", "5")
     with pytest.raises(SystemExit, match="already holds a run"):
@@ -130,6 +135,7 @@ def test_refuses_to_overwrite_a_run_and_explains_bad_options(tmp_path):
         train_main(["--out", str(tmp_path / "nothing"), "--resume"])
 
 
+@pytest.mark.slow
 def test_each_task_trains_with_its_own_default_data(tmp_path):
     # No --train-data / --val-data: the task's defaults apply (maze specs differ from sudoku's).
     out = tmp_path / "maze"
@@ -155,6 +161,7 @@ def test_cpu_presets_apply_the_tasks_cpu_model_hints(task_name, preset, override
     assert model_cfg.relation == ("peers" if task_name.startswith("sudoku") else "window")
 
 
+@pytest.mark.slow
 def test_init_from_starts_with_the_checkpoints_weights_and_records_where_they_came_from(tmp_path):
     parent = run_train(tmp_path, "parent", "--steps", "10")
     child = tmp_path / "child"
@@ -189,6 +196,7 @@ def test_init_from_refuses_another_tasks_checkpoint_and_resume(tmp_path):
         train_main(["--task", "sudoku-4x4", "--init-from", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "y")])
 
 
+@pytest.mark.slow
 def test_a_size_free_maze_model_continues_on_a_larger_maze(tmp_path):
     # The curriculum across sizes: no absolute positions, so the 9x9 weights fit an 11x11 model.
     common = ["--preset", "cpu-tiny", "--batch-size", "4", "--eval-size", "4", "--steps", "2"]

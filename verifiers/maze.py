@@ -358,92 +358,23 @@ def check_maze_answer(question: Any, answer: Any, side: Optional[int] = None) ->
     q_rows, start, goal, best = _parse_question(question, side)
     n = len(q_rows)
     shortest = len(best)
-
-    def fail(reasons: list[str], cells: Sequence[Cell] = ()) -> MazeVerdict:
-        return MazeVerdict(
-            ok=False,
-            valid_path=False,
-            valid_shortest_path=False,
-            matches_label=False,
-            shortest_length=shortest,
-            reasons=reasons,
-            bad_cells=sorted(set(cells)),
-        )
-
     try:
         a_rows = _to_rows(answer, None, "answer")
     except MazeInputError as exc:
-        return fail([str(exc)])
+        return _unreadable(str(exc), shortest)
     if len(a_rows) != n:
-        return fail([f"answer is {len(a_rows)}x{len(a_rows)}, question is {n}x{n}"])
+        return _unreadable(f"answer is {len(a_rows)}x{len(a_rows)}, question is {n}x{n}", shortest)
 
+    # Each check groups its problems by kind, so one reason lists all cells of that kind.
+    changed, on_path = _changed_cells(q_rows, a_rows, start, goal)
+    shape = _shape_problems(on_path, start, goal)
+    loose = {} if shape else _loose_cells(on_path, start)  # only a well-shaped path can be checked for loops
     reasons: list[str] = []
     bad: set[Cell] = set()
-
-    # 1. Cell by cell: only open cells may turn into 'o'; everything else must be unchanged.
-    #    Problems are grouped by kind so one reason lists all cells of that kind.
-    groups: dict[str, list[Cell]] = {}
-    on_path: set[Cell] = {start, goal}
-    for r in range(n):
-        q_row, a_row = q_rows[r], a_rows[r]
-        for c in range(n):
-            q, a = q_row[c], a_row[c]
-            if a == PATH:
-                on_path.add((r, c))
-                if q == WALL:
-                    groups.setdefault("path goes through the wall at", []).append((r, c))
-                elif q in (START, GOAL):
-                    groups.setdefault(f"the {_NAMES[q]} was overwritten by 'o' at", []).append((r, c))
-            elif a not in ANSWER_CHARS:
-                groups.setdefault(f"unexpected character {a!r} at", []).append((r, c))
-            elif a != q:
-                groups.setdefault(f"{_NAMES[q]} was changed to {_NAMES[a]} at", []).append((r, c))
-    for text, cells in groups.items():
-        reasons.append(f"{text} {format_cells(cells)}")
-        bad.update(cells)
-
-    # 2. Shape of the drawn path: in a simple path S and G have one neighbour on the path
-    #    and every other path cell exactly two. (If S or G was overwritten or moved the
-    #    question's S/G positions still anchor the path.)
-    def path_neighbours(cell: Cell) -> int:
-        r, c = cell
-        return sum((r + dr, c + dc) in on_path for dr, dc in _MOVES)
-
-    shape_groups: dict[str, list[Cell]] = {}
-    for cell in sorted(on_path):
-        k = path_neighbours(cell)
-        if cell in (start, goal):
-            name = "S" if cell == start else "G"
-            if k == 0:
-                shape_groups.setdefault(f"{name} has no path cell next to it at", []).append(cell)
-            elif k > 1:
-                shape_groups.setdefault(f"the path branches at {name}", []).append(cell)
-        elif k == 0:
-            shape_groups.setdefault("isolated 'o' cells off the path at", []).append(cell)
-        elif k == 1:
-            shape_groups.setdefault("the path dead-ends (broken path or stray 'o') at", []).append(cell)
-        elif k > 2:
-            shape_groups.setdefault("the path branches or touches itself at", []).append(cell)
-    for text, cells in shape_groups.items():
-        reasons.append(f"{text} {format_cells(cells)}")
-        bad.update(cells)
-
-    # 3. With those degrees, the part containing S is a simple path ending at G; anything
-    #    not reached from S would be a separate loop of 'o' cells.
-    if not shape_groups:
-        seen = {start}
-        stack = [start]
-        while stack:
-            r, c = stack.pop()
-            for dr, dc in _MOVES:
-                nxt = (r + dr, c + dc)
-                if nxt in on_path and nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        loose = sorted(on_path - seen)
-        if loose:
-            reasons.append(f"'o' cells not connected to the S-G path at {format_cells(loose)}")
-            bad.update(loose)
+    for groups in (changed, shape, loose):
+        for text, cells in groups.items():
+            reasons.append(f"{text} {format_cells(cells)}")
+            bad.update(cells)
 
     valid_path = not reasons
     path_length = len(on_path) if valid_path else None
@@ -462,3 +393,78 @@ def check_maze_answer(question: Any, answer: Any, side: Optional[int] = None) ->
         reasons=reasons,
         bad_cells=sorted(bad),
     )
+
+
+def _unreadable(reason: str, shortest: int) -> MazeVerdict:
+    """The verdict on an answer that is not a maze of the question's size."""
+    return MazeVerdict(
+        ok=False,
+        valid_path=False,
+        valid_shortest_path=False,
+        matches_label=False,
+        shortest_length=shortest,
+        reasons=[reason],
+    )
+
+
+def _changed_cells(
+    q_rows: list[str], a_rows: list[str], start: Cell, goal: Cell
+) -> tuple[dict[str, list[Cell]], set[Cell]]:
+    """Cell by cell: only open cells may turn into 'o'; everything else must be unchanged.
+
+    Returns the problems by kind and the cells on the drawn path (S and G included).
+    """
+    groups: dict[str, list[Cell]] = {}
+    on_path: set[Cell] = {start, goal}
+    for r, (q_row, a_row) in enumerate(zip(q_rows, a_rows)):
+        for c, (q, a) in enumerate(zip(q_row, a_row)):
+            if a == PATH:
+                on_path.add((r, c))
+                if q == WALL:
+                    groups.setdefault("path goes through the wall at", []).append((r, c))
+                elif q in (START, GOAL):
+                    groups.setdefault(f"the {_NAMES[q]} was overwritten by 'o' at", []).append((r, c))
+            elif a not in ANSWER_CHARS:
+                groups.setdefault(f"unexpected character {a!r} at", []).append((r, c))
+            elif a != q:
+                groups.setdefault(f"{_NAMES[q]} was changed to {_NAMES[a]} at", []).append((r, c))
+    return groups, on_path
+
+
+def _shape_problems(on_path: set[Cell], start: Cell, goal: Cell) -> dict[str, list[Cell]]:
+    """Shape of the drawn path: in a simple path S and G have one neighbour on the path and
+    every other path cell exactly two. (If S or G was overwritten or moved the question's S/G
+    positions still anchor the path.)"""
+    groups: dict[str, list[Cell]] = {}
+    for cell in sorted(on_path):
+        r, c = cell
+        k = sum((r + dr, c + dc) in on_path for dr, dc in _MOVES)
+        if cell in (start, goal):
+            name = "S" if cell == start else "G"
+            if k == 0:
+                groups.setdefault(f"{name} has no path cell next to it at", []).append(cell)
+            elif k > 1:
+                groups.setdefault(f"the path branches at {name}", []).append(cell)
+        elif k == 0:
+            groups.setdefault("isolated 'o' cells off the path at", []).append(cell)
+        elif k == 1:
+            groups.setdefault("the path dead-ends (broken path or stray 'o') at", []).append(cell)
+        elif k > 2:
+            groups.setdefault("the path branches or touches itself at", []).append(cell)
+    return groups
+
+
+def _loose_cells(on_path: set[Cell], start: Cell) -> dict[str, list[Cell]]:
+    """With a simple path's degrees, the part containing S is a simple path ending at G;
+    anything not reached from S is a separate loop of 'o' cells."""
+    seen = {start}
+    stack = [start]
+    while stack:
+        r, c = stack.pop()
+        for dr, dc in _MOVES:
+            nxt = (r + dr, c + dc)
+            if nxt in on_path and nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    loose = sorted(on_path - seen)
+    return {"'o' cells not connected to the S-G path at": loose} if loose else {}

@@ -90,6 +90,7 @@ DEFAULT_KV_CACHE_GB = 2  # VLLM_CPU_KVCACHE_SPACE: 2 GiB hold ~170k tokens of th
 DEFAULT_MAX_MODEL_LEN = 4096  # the orchestrator's prompts are < 1k tokens
 DEFAULT_STARTUP_TIMEOUT = 900.0  # measured 50-170 s; slower while other jobs share the CPU
 STOP_GRACE_SECONDS = 30.0  # from SIGTERM to SIGKILL for what is left of the server's process group
+KILL_WAIT_SECONDS = 10.0  # after SIGKILL, at most this long until the group has left the process table
 # A process of the server's group this old when the server is ready is a lasting part of it (the
 # engine core, workers: they start a minute or more before readiness); younger ones may be
 # short-lived helpers whose end means nothing.
@@ -469,17 +470,25 @@ def stop_server(proc: subprocess.Popen, grace: float | None = None) -> None:
     _signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + (STOP_GRACE_SECONDS if grace is None else grace)
     try:
-        while True:
-            proc.poll()  # reap the leader, so it does not linger as a zombie
-            if not group_members(pgid):
-                break
+        while not _group_gone(proc):
             if time.monotonic() > deadline:
-                _signal_group(pgid, signal.SIGKILL)
                 break
             time.sleep(0.2)
     except KeyboardInterrupt:  # asked again while waiting: no more grace
+        pass
+    if not _group_gone(proc):
         _signal_group(pgid, signal.SIGKILL)
+        # A killed process stays listed until the kernel has torn it down (longer on a busy
+        # machine): return only once the group is really gone, so its memory and port are free.
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while not _group_gone(proc) and time.monotonic() < deadline:
+            time.sleep(0.05)
     proc.wait()
+
+
+def _group_gone(proc: subprocess.Popen) -> bool:
+    proc.poll()  # reap the leader, so it does not linger as a zombie
+    return not group_members(proc.pid)
 
 
 def supervise(proc: subprocess.Popen, log: Path | None = None, grace: float | None = None) -> int:

@@ -151,7 +151,7 @@ class _Reader:
 
     def last_cell(self, pos: int) -> Cell | None:
         cells = list(_CELL_TOKEN.finditer(self.text, 0, pos))
-        return (int(cells[-1].group(1)) - 1, int(cells[-1].group(2)) - 1) if cells else None
+        return self.cell(cells[-1]) if cells else None  # None too for a cell outside the grid
 
     def sentence_cell(self, pos: int) -> Cell | None:
         """The cell a phrase at `pos` is about: the last one named before it in its sentence,
@@ -324,18 +324,18 @@ def _sees(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "every other open ce
 def _ruled_out(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "that rules out 1, 2 and 6"
     cell = rd.last_cell(m.start())
     if cell is None:
-        return False, "no cell is named before it"
+        return False, "no cell of the grid is named before it"
     seen = {rd.k.before[r][c] for r, c in _peers(cell, rd.k.n)}
     wrong = [d for d in _digits(m.group(1)) if d not in seen]
     return not wrong, f"{', '.join(map(str, wrong))} is not yet in the row, column or box of the cell"
 
 
 def _candidates(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "the cell still allows 2 and 7"
-    named = [(int(r) - 1, int(c) - 1) for r, c in _CELL_TOKEN.findall(m.group(1))]
+    named = [rd.cell(cell) for cell in _CELL_TOKEN.finditer(m.group(1))]
     # "a guess between r4c5=2 and r4c5=7" names its cell; "still allows 2 and 7" follows it.
     cell = named[-1] if named else rd.last_cell(m.start())
     if cell is None:
-        return False, "no cell is named before it"
+        return False, "no cell of the grid is named before it"
     options = rd.k.options.get(cell) or candidates(rd.k.before, *BOX_SHAPE[rd.k.n]).get(cell, set())
     said = set(_digits(_CELL_TOKEN.sub(" ", m.group(1))))
     return said == options, f"the cell allows {', '.join(map(str, sorted(options)))}"

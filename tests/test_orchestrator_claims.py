@@ -146,3 +146,10 @@ def test_every_true_step_text_passes_and_a_changed_one_fails(seed):
             if line != template_steps(StepsFacts(total_steps=shown.total_steps, guesses=shown.guesses,
                                                  first=shown.first, steps=[s])):
                 assert not accepted(line, k), line
+
+
+@pytest.mark.parametrize("text", ["r9c9 rules out 3.", "r9c9 still allows 2 and 3.", "r5c1 is 2.", "2 goes in r7c7.",
+                                  "a guess between r9c9=2 and r9c9=3.", "r0c0 is the only place for 2 in row 1."])
+def test_cells_outside_the_grid_are_failed_claims_not_crashes(text):
+    claims = check_claims(text, HINT_K)  # a 4x4 puzzle: no row or column past 4
+    assert claims and failed(claims)

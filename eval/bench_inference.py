@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import matmul_gflops, timed  # eval/bench_training.py, beside this file
 
 from reasoner.evaluate import evaluate
-from reasoner.inference import CHECKPOINT_DIR, _load, bf16_native, solve
+from reasoner.inference import CHECKPOINT_DIR, bf16_native, load_model, solve
 from reasoner.tasks import SudokuTask
 from reasoner.tasks.base import default_data_dir
 
@@ -165,7 +165,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
 
     task = SudokuTask(3, 3)
-    model, _, _ = _load(str(CHECKPOINT_DIR / "sudoku-9x9.safetensors"), "cpu")
+    model, _, _ = load_model(str(CHECKPOINT_DIR / "sudoku-9x9.safetensors"), "cpu")
     print(f"sudoku-9x9, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"native bf16: {bf16_native('cpu')}\n")
     if args.sudoku_file.is_file():

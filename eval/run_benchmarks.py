@@ -51,13 +51,14 @@ from reasoner.act import run_segments
 from reasoner.arc_eval import evaluate_arc
 from reasoner.checkpoint import load_checkpoint
 from reasoner.evaluate import evaluate, predict
-from reasoner.inference import CHECKPOINT_DIR, _run_model, _sudoku_variant, solve
+from reasoner.inference import CHECKPOINT_DIR, run_model, solve
 from reasoner.model import HRM
-from reasoner.tasks import ArcTask, Examples, PuzzleInputError, SudokuTask
+from reasoner.solvers import sudoku_variant
+from reasoner.tasks import SUDOKU_BY_CELLS, VARIANTS, ArcTask, Examples, PuzzleInputError, SudokuTask
 from reasoner.tasks.base import parse_file_source
 from verifiers import sudoku as rules
 
-SUDOKU_VARIANTS = ["sudoku-4x4", "sudoku-6x6", "sudoku-9x9"]
+SUDOKU_VARIANTS = [v.name for v in SUDOKU_BY_CELLS.values()]
 TASK_CHOICES = SUDOKU_VARIANTS + ["maze", "arc"]
 BLANK_LEVELS = {"sudoku-4x4": (6, 8, 10), "sudoku-6x6": (14, 18, 22), "sudoku-9x9": (40, 50, 55)}
 DEFAULT_SEED = 8675309
@@ -186,7 +187,7 @@ def external_sudoku_set(task: SudokuTask, variant: str, card, args, limit: int) 
         if seen[row] or len(puzzles) >= limit:
             continue
         try:
-            if _sudoku_variant(line) != variant:
+            if sudoku_variant(line).name != variant:
                 continue
             puzzle = task.parse(line)
         except PuzzleInputError:
@@ -305,7 +306,7 @@ def classical_and_guided_search(model: HRM, task: SudokuTask, puzzles: np.ndarra
     model_right = []  # the HRM alone after M_max segments, per puzzle
     for start in range(0, len(puzzles), EVAL_BATCH):
         chunk = puzzles[start : start + EVAL_BATCH]
-        answers, probs, _ = _run_model(model, task, chunk, m_max, "fixed", "cpu", "fp32")  # as evaluate() runs
+        answers, probs, _ = run_model(model, task, chunk, m_max, "fixed", "cpu", "fp32")  # as evaluate() runs
         for grid, answer, p, solution in zip(chunk, answers, probs, solutions[start : start + EVAL_BATCH]):
             model_right.append(bool(np.array_equal(answer, solution)))
             result, seconds = timed(rules.guided_search, grid, br, bc)
@@ -685,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
 
     variants = [v for v in SUDOKU_VARIANTS if v in args.tasks]
     for variant in tqdm(variants, desc="checkpoints"):
-        path = args.checkpoint_dir / f"{variant}.safetensors"
+        path = args.checkpoint_dir / VARIANTS[variant].checkpoint
         if not (path.is_file() and path.with_suffix(".json").is_file()):
             report["notes"].append(f"{variant}: no checkpoint at {path}; skipped")
             continue

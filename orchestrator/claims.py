@@ -25,10 +25,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from reasoner.tasks import BOX_SHAPE
 from verifiers import sudoku as sudoku_rules
 from verifiers.sudoku_steps import candidates
 
-from .extract import BOX_SHAPE, Grid
+from .extract import Grid
 from .facts import CheckFacts, HintFacts, SolveFacts, StepFact, StepsFacts
 
 Cell = tuple[int, int]

@@ -31,15 +31,11 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from reasoner.tasks import PuzzleInputError, SudokuTask
+from reasoner.tasks import BOX_SHAPE, SUDOKU_BY_CELLS, PuzzleInputError, SudokuTask
 from reasoner.tasks.maze import MazeTask
 from reasoner.tasks.sudoku import BLANK_CHARS, SEPARATOR_CHARS
 
 Grid = list[list[int]]
-
-# Number of cells -> side, and side -> box shape (rows x columns), for the sizes the project ships.
-SIDE_OF_CELLS = {16: 4, 36: 6, 81: 9}
-BOX_SHAPE = {4: (2, 2), 6: (2, 3), 9: (3, 3)}
 
 _CELL_CHARS = set("0123456789") | set(BLANK_CHARS)
 # Characters a grid line may consist of. "=" only ever separates bands, so it is allowed too.
@@ -106,7 +102,7 @@ def extract_sudoku(text: str) -> SudokuExtraction:
     text = "\n".join(_spell_out_line(line) for line in text.split("\n"))
     candidates += _text_candidates(text, found.problems)
     for cand in sorted(candidates, key=lambda c: c.start):
-        side = SIDE_OF_CELLS[count_cells(cand.cells)]
+        side = SUDOKU_BY_CELLS[count_cells(cand.cells)].side
         try:
             # "=" only draws band lines; the reasoner's parser knows the other separators.
             grid = sudoku_task(side).parse(cand.cells.replace("=", " "))
@@ -135,7 +131,7 @@ def _take_json_grids(text: str, out: list[_Candidate], problems: list[str]) -> s
         cells = _json_cells(value)
         if cells is None:
             continue
-        if len(cells) not in SIDE_OF_CELLS:
+        if len(cells) not in SUDOKU_BY_CELLS:
             if len(cells) >= 10:
                 problems.append(f"a JSON grid with {len(cells)} cells is not a 4x4, 6x6 or 9x9 sudoku")
             continue
@@ -243,7 +239,7 @@ def _take_labelled_rows(text: str, out: list[_Candidate], problems: list[str]) -
             cells, used = _read_cells(text[label.end() : stop])
             rows.append(_trim_row(cells, k))
             end = label.end() + used
-        if k not in SIDE_OF_CELLS.values():
+        if k not in BOX_SHAPE:
             if all(rows):
                 problems.append(f"the grid has {k} labelled rows; a sudoku has 4, 6 or 9")
             continue
@@ -309,7 +305,7 @@ def _table_rows(lines: list[str]) -> str | None:
     if has_header and (rows[0] is None or len(rows) - 1 == len(rows[-1] or [])):
         rows = rows[1:]  # the header names the columns
     side = len(rows)
-    if side not in SIDE_OF_CELLS.values() or any(r is None or len(r) != side for r in rows):
+    if side not in BOX_SHAPE or any(r is None or len(r) != side for r in rows):
         return None
     return "\n".join("".join(r) for r in rows)
 
@@ -326,7 +322,7 @@ def _spell_out_line(line: str) -> str:
         return line
     cells, used = _read_cells(body)
     # One row (4, 6, 9 cells) or a whole grid on one line (16, 36, 81).
-    if used < len(body.rstrip()) or count_cells(cells) not in {*SIDE_OF_CELLS, *SIDE_OF_CELLS.values()}:
+    if used < len(body.rstrip()) or count_cells(cells) not in {*SUDOKU_BY_CELLS, *BOX_SHAPE}:
         return line
     return " ".join(cells).ljust(len(line))
 
@@ -353,7 +349,7 @@ def _boxes_by_position(text: str, framed: bool) -> str | None:
         if len(part) % 2 == 0 or any(part[i] != " " for i in range(1, len(part), 2)):
             return None
         row += ["." if ch == " " else ch for ch in part[::2]]
-    if len(row) not in SIDE_OF_CELLS.values() or count_cells(text) == len(row):
+    if len(row) not in BOX_SHAPE or count_cells(text) == len(row):
         return None
     return " ".join(row)
 
@@ -387,7 +383,7 @@ def _fit(cells: str) -> str | None:
     else None."""
     trimmed = cells.rstrip()
     for _ in range(4):
-        if count_cells(trimmed) in SIDE_OF_CELLS:
+        if count_cells(trimmed) in SUDOKU_BY_CELLS:
             return trimmed
         if not trimmed or trimmed[-1] not in _TRAILING_PUNCTUATION:
             return None
@@ -437,9 +433,9 @@ def _text_candidates(text: str, problems: list[str]) -> list[_Candidate]:
         while m + 1 < len(blocks) and all(ln.kind == "blank" for ln in lines[blocks[m][1] + 1 : blocks[m + 1][0]]):
             m += 1
             merged += "\n" + blocks[m][2]
-            if count_cells(merged) in SIDE_OF_CELLS or count_cells(merged) > 81:
+            if count_cells(merged) in SUDOKU_BY_CELLS or count_cells(merged) > 81:
                 break
-        if m > k and count_cells(merged) in SIDE_OF_CELLS:
+        if m > k and count_cells(merged) in SUDOKU_BY_CELLS:
             out.append(_Candidate(start, merged, f"starting on line {first + 1}"))
             k = m + 1
             continue

@@ -14,10 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from reasoner.tasks import BOX_SHAPE
 from verifiers import sudoku as sudoku_rules
 from verifiers import sudoku_steps
 
-from .extract import BOX_SHAPE, Grid
+from .extract import Grid
 
 PATH_MEANING = {
     "hrm": "the HRM's own answer passed the verifier",

@@ -13,12 +13,12 @@ import re
 
 import numpy as np
 
-from reasoner.tasks import ContradictoryPuzzleError, PuzzleInputError
+from reasoner.tasks import BOX_SHAPE, ContradictoryPuzzleError, PuzzleInputError
 from reasoner.tasks.maze import MazeTask
 from verifiers import maze as maze_rules
 from verifiers import sudoku as sudoku_rules
 
-from .extract import BOX_SHAPE, Grid, extract_maze, extract_sudoku, sudoku_task, written_cells
+from .extract import Grid, extract_maze, extract_sudoku, sudoku_task, written_cells
 from .claims import check_knowledge, hint_knowledge, solve_knowledge, steps_knowledge
 from .facts import (
     CheckFacts,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from reasoner.tasks import PuzzleInputError
+from reasoner.tasks import BOX_SHAPE, SUDOKU_BY_CELLS, PuzzleInputError
 from verifiers import sudoku as sudoku_rules
 
-from .extract import BOX_SHAPE, SIDE_OF_CELLS, Grid, count_cells, sudoku_task
+from .extract import Grid, count_cells, sudoku_task
 
 
 def read_sudoku(puzzle: Any, what: str = "puzzle") -> Grid:
@@ -20,10 +20,10 @@ def read_sudoku(puzzle: Any, what: str = "puzzle") -> Grid:
         cells = sum(len(row) for row in puzzle)
     else:
         raise PuzzleInputError(f"the {what} must be text or a list of rows")
-    if cells not in SIDE_OF_CELLS:
+    if cells not in SUDOKU_BY_CELLS:
         raise PuzzleInputError(f"the {what} has {cells} cells; a sudoku has 16, 36 or 81 (4x4, 6x6, 9x9)")
     try:
-        return sudoku_task(SIDE_OF_CELLS[cells]).parse(puzzle).tolist()
+        return sudoku_task(SUDOKU_BY_CELLS[cells].side).parse(puzzle).tolist()
     except PuzzleInputError as err:
         raise PuzzleInputError(f"cannot read the {what}: {err}") from None
 

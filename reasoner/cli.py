@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from .inference import SUDOKU_BOXES, PuzzleBatchError, solve
-from .tasks import MazeTask, PuzzleInputError, SudokuTask
+from .inference import POLICIES, PuzzleBatchError, solve
+from .tasks import VARIANTS, MazeTask, PuzzleInputError
 from .textio import argument_text, read_file, read_stdin
 
 EPILOG = """
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "every answer is checked by a rule-based verifier.", epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("puzzle", nargs="?", help="the puzzle text (or '-' to read one puzzle from standard input)")
-    parser.add_argument("--task", choices=["sudoku", "maze"], default="sudoku", help="puzzle type (default: %(default)s)")
+    parser.add_argument("--task", choices=list(POLICIES), default="sudoku", help="puzzle type (default: %(default)s)")
     parser.add_argument("--file", type=Path, help="solve every puzzle in this file (one per line)")
     parser.add_argument("--checkpoint", type=Path, help="weights to use (default: the shipped checkpoint for the size)")
     parser.add_argument("--segments", type=int, help="reasoning segments to run (default: the checkpoint's maximum)")
@@ -140,7 +140,7 @@ def _print_results(args, puzzles: list[tuple[int | None, str]], results: list, b
         elif args.task == "maze":
             print_maze(result)
         else:
-            task = SudokuTask(*SUDOKU_BOXES[len(result.puzzle)])
+            task = VARIANTS[result.task].make()
             produced_by = {"hrm": "the HRM alone", "hrm+repair": "the HRM after a model-guided repair",
                            "search": "a search guided by the HRM's probabilities", "none": "nothing"}[result.path]
             print(f"{result.status}: {'verified by the rule checker, ' if result.verified else 'no verified answer; '}"

@@ -7,11 +7,13 @@ Pipeline per puzzle:
   3. the HRM runs until its answer passes the rule check, or its Q-head rates the answer hopeless
      (or until the Q-head halts, or a fixed number of segments: the `halting` switch);
   4. the verifier checks the HRM's answer;
-  5. if it fails: repair guided by the model — keep the confident, mutually consistent cells as
-     extra givens and (when they add at least REPAIR_MIN_NEW_CELLS) run the HRM again; if that
-     fails too, a constraint-propagating search that tries values in the order of the model's
-     probabilities (exhaustive, so it always ends with a verified solution when one exists).
+  5. if it fails: a repair guided by the model (sudoku), the exact search (maze).
 An `answer` is only ever set when the verifier accepted it.
+
+This module is the driver, the same for every task: it reads the input as one puzzle or a batch,
+groups the puzzles by variant, loads each variant's model and runs it (device, precision,
+threads, halting). What a puzzle is and what to do with the model's answer is the task's policy
+(reasoner/solvers/: sudoku.py, maze.py).
 """
 
 from __future__ import annotations
@@ -19,36 +21,37 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel
-
-from verifiers import maze as maze_rules
-from verifiers import sudoku as sudoku_rules
 
 from .config import GridSizeError
-from .tasks import ContradictoryPuzzleError, MazeTask, PuzzleInputError, SudokuTask, Task
-from .tasks.maze import UnreachableGoalError, maze_side
-from .tasks.sudoku import SEPARATOR_CHARS
+from .solvers import Answers, Chunk, MazePolicy, MazeSolveResult, Policy, Runner, SolveResult, SudokuPolicy, read_digits
+from .tasks import PuzzleInputError, SudokuTask, Task, Variant
 
 # torch and the model load only when a model runs (torch takes ~1.5 s to import), so bad input is
 # reported at once: the functions that need them import them.
 if TYPE_CHECKING:
-    import torch
-
     from .model import HRM
 
+__all__ = ["solve", "SolveResult", "MazeSolveResult", "PuzzleBatchError", "CHECKPOINT_DIR", "POLICIES", "GIVE_UP_LOGIT",
+           "answer_probs", "run_model", "load_model", "default_device", "bf16_native"]
+
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
-SUDOKU_SIZES = {16: "sudoku-4x4", 36: "sudoku-6x6", 81: "sudoku-9x9"}
-SUDOKU_BOXES = {4: (2, 2), 6: (2, 3), 9: (3, 3)}  # box rows x columns by side
-REPAIR_CONFIDENCE = 0.9
+POLICIES: dict[str, Policy] = {"sudoku": SudokuPolicy(), "maze": MazePolicy()}
 # Every segment's probabilities are kept until the answer is read: a bound keeps a typo from
 # exhausting memory.
 MAX_SEGMENTS = 1024
-NON_FINITE_NOTE = "the model's output was not finite (NaN or infinity: damaged weights?), so it gave no answer or guidance"
+# halting="verified" gives a puzzle up once the Q-head, from its second segment on, rates its answer
+# below sigmoid(-6.9) = 0.1% likely right: midway between the lowest score the shipped sudoku-9x9 gave
+# a puzzle it later solved (-6.45) and the highest it gave a hard one it never solved (-7.3), so it
+# stops every one of those at segment 2 (docs/benchmarks.md).
+GIVE_UP_LOGIT = -6.9
+# Batches up to this size run on one intra-op thread: their matmuls are too small to split, and on a
+# busy CPU a second thread waiting for a core made a batch-1 segment 20x slower (docs/benchmarks.md).
+ONE_THREAD_MAX_BATCH = 4
 
 
 class PuzzleBatchError(PuzzleInputError):
@@ -60,206 +63,6 @@ class PuzzleBatchError(PuzzleInputError):
         shown = "; ".join(f"{label} {i + 1}: {err}" for i, err in list(errors.items())[:5])
         more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
         super().__init__(f"{len(errors)} of {total} {label}s cannot be used: {shown}{more}")
-# The repair's second HRM run only when it adds this many cells: on the shipped sudoku-9x9, of 136
-# repairs of generated 45-55-blank puzzles none that added fewer succeeded (the successes added 5-39);
-# on hard puzzles the model is rarely confident, so they go straight to the search.
-REPAIR_MIN_NEW_CELLS = 5
-# halting="verified" gives a puzzle up once the Q-head, from its second segment on, rates its answer
-# below sigmoid(-6.9) = 0.1% likely right: midway between the lowest score the shipped sudoku-9x9 gave
-# a puzzle it later solved (-6.45) and the highest it gave a hard one it never solved (-7.3), so it
-# stops every one of those at segment 2 (docs/benchmarks.md).
-GIVE_UP_LOGIT = -6.9
-# Batches up to this size run on one intra-op thread: their matmuls are too small to split, and on a
-# busy CPU a second thread waiting for a core made a batch-1 segment 20x slower (docs/benchmarks.md).
-ONE_THREAD_MAX_BATCH = 4
-
-
-class SolveResult(BaseModel):
-    task: str  # e.g. "sudoku-9x9"
-    puzzle: list[list[int]]
-    # solved: a verified answer, the only solution; multiple_solutions: a verified answer, but the
-    # puzzle has others; no_solution: nothing can be right; unsolved: no verified answer found.
-    status: Literal["solved", "multiple_solutions", "no_solution", "unsolved"]
-    answer: list[list[int]] | None  # set only when a verifier accepted it
-    verified: bool
-    path: Literal["hrm", "hrm+repair", "search", "none"]  # what produced `answer`
-    model_answer: list[list[int]]  # the HRM's own first answer, right or wrong
-    model_correct: bool  # whether that first answer passed the verifier
-    confidence: list[list[float]]  # probability the HRM gave its own answer, per cell
-    segments_used: int
-    halted_at: int  # segment after which the Q-head would have stopped
-    search_nodes: int = 0  # branching nodes the guided search needed (path "search")
-    model_errors: list[str] = []  # why the verifier rejected the HRM's own answer (empty if right)
-    notes: list[str] = []  # facts about the puzzle itself (no solution, several solutions)
-    checkpoint: str
-
-    def answer_string(self) -> str | None:
-        return None if self.answer is None else "".join(str(v) for row in self.answer for v in row)
-
-
-class MazeSolveResult(BaseModel):
-    task: str  # e.g. "maze-9x9"
-    puzzle: list[str]  # the question's rows ('#' wall, ' ' open, 'S', 'G')
-    # solved: `answer` is a verified shortest S->G path; no_solution: G cannot be reached from S.
-    status: Literal["solved", "no_solution", "unsolved"]
-    answer: list[str] | None  # the question with one shortest path drawn as 'o'; only when verified
-    verified: bool
-    path: Literal["hrm", "search", "none"]  # "search": the exact breadth-first search
-    path_length: int | None  # cells of the answer's path, S and G included
-    model_answer: list[str]  # the HRM's own answer, right or wrong
-    model_correct: bool  # is the HRM's answer a valid shortest path?
-    model_matches_label: bool  # ... and exactly the path the BFS tie-break rule picks (the training label)?
-    model_errors: list[str] = []  # why the verifier rejected the HRM's answer
-    notes: list[str] = []  # how the answer came about when the model could not help
-    confidence: list[list[float]]  # probability the HRM gave its own answer, per cell
-    segments_used: int
-    halted_at: int
-    checkpoint: str
-
-    def answer_string(self) -> str | None:
-        return None if self.answer is None else "\n".join(self.answer)
-
-
-@functools.lru_cache(maxsize=8)
-def _load(path: str, device: str, size: int | None = None) -> tuple[HRM, Task, Any]:
-    from .checkpoint import load_checkpoint
-
-    return load_checkpoint(path, device, size=size)
-
-
-def _model_for(variant: str, checkpoint: str | Path | None, device: str) -> tuple[Path, HRM, Task]:
-    """The model for a task variant ("sudoku-9x9", "maze-9x9"): `checkpoint`, else the shipped one
-    for the variant; mazes without one get the shipped size-free `maze` model on their size."""
-    path = Path(checkpoint) if checkpoint else CHECKPOINT_DIR / f"{variant}.safetensors"
-    side = int(variant.split("x")[-1]) if variant.startswith("maze-") else None
-    tried = str(path)
-    if checkpoint is None and side is not None and not path.is_file():
-        path = CHECKPOINT_DIR / "maze.safetensors"  # size-free: any side
-        tried += f" or the size-free {path}"
-    if not path.with_suffix(".safetensors").is_file():
-        raise FileNotFoundError(
-            f"no checkpoint for {variant} at {tried}; train one with `python -m reasoner.train --task {variant} "
-            f"--out runs/{variant} --export {CHECKPOINT_DIR / variant}.safetensors` or pass checkpoint=..."
-        )
-    try:
-        model, task_obj, _ = _load(str(path), device, side)
-    except GridSizeError as err:
-        raise PuzzleInputError(f"checkpoint {path} cannot run a {variant}: {err}") from None
-    size = getattr(task_obj, "size", None)
-    if f"{task_obj.name}-{size}x{size}" != variant:
-        raise PuzzleInputError(f"checkpoint {path} is for {task_obj!r}, the puzzle is a {variant}")
-    return path, model, task_obj
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _device(device: Any) -> str | None:
-    """A usable device name (None: the default, chosen when a model runs); ValueError for a device
-    this machine lacks."""
-    if device is None:
-        return None
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device={device!r} is not a device name; use 'cpu' or 'cuda' (or leave it unset)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r}: CUDA is not available on this machine; use device='cpu' (or leave it unset)")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device={device!r}: only 'cpu' and 'cuda' are supported")
-    return str(dev)
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repair: Any, batch_size: Any,
-                   batch: Any, precision: Any) -> None:
-    """ValueError with the reason for any unusable option of `solve` (the puzzles are checked later)."""
-    if not isinstance(task, str) or task not in ("sudoku", "maze"):
-        raise ValueError(f"unknown task {task!r}; available: sudoku, maze")
-    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
-        raise ValueError(f"checkpoint must be a path (str or Path), got {type(checkpoint).__name__}")
-    if segments is not None and not (_whole(segments) and 1 <= segments <= MAX_SEGMENTS):
-        raise ValueError(f"segments must be a whole number from 1 to {MAX_SEGMENTS} (or None for the checkpoint's "
-                         f"maximum), got {segments!r}")
-    if not isinstance(halting, str) or halting not in ("verified", "act", "fixed"):
-        raise ValueError(f"halting must be 'verified', 'act' or 'fixed', got {halting!r}")
-    if not isinstance(precision, str) or precision not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
-    if not isinstance(repair, (bool, np.bool_)):
-        raise ValueError(f"repair must be True or False, got {repair!r}")
-    if not (_whole(batch_size) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
-    if batch is not None and not isinstance(batch, bool):
-        raise ValueError(f"batch must be True, False or None, got {batch!r}")
-
-
-def _text_cells(text: str) -> int:
-    return sum(1 for ch in text if not (ch.isspace() or ch in SEPARATOR_CHARS))
-
-
-def _sudoku_variant(puzzle: Any) -> str:
-    """Which sudoku size a single puzzle is, from its number of cells."""
-    if isinstance(puzzle, str):
-        cells = _text_cells(puzzle)
-    else:
-        try:
-            cells = np.asarray(puzzle).size
-        except ValueError:
-            raise PuzzleInputError("the grid is not rectangular") from None
-    if cells not in SUDOKU_SIZES:
-        raise PuzzleInputError(f"a sudoku has 16, 36 or 81 cells (4x4, 6x6, 9x9); this one has {cells}")
-    return SUDOKU_SIZES[cells]
-
-
-def _is_batch(puzzles: Any) -> bool:
-    if isinstance(puzzles, str):
-        return False
-    if isinstance(puzzles, np.ndarray):
-        return puzzles.ndim == 3 or (puzzles.ndim == 2 and puzzles.shape[1] in SUDOKU_SIZES and puzzles.shape[0] != puzzles.shape[1])
-    if isinstance(puzzles, (list, tuple)):
-        if not puzzles:
-            raise PuzzleInputError("no puzzle given")
-        first = puzzles[0]
-        if isinstance(first, str):
-            # Strings each too short to be a puzzle (fewer than 16 cells) are the rows of one grid.
-            return not all(isinstance(p, str) and _text_cells(p) < min(SUDOKU_SIZES) for p in puzzles)
-        return isinstance(first, (list, tuple, np.ndarray)) and np.ndim(first) == 2
-    raise PuzzleInputError(f"cannot read a puzzle from a {type(puzzles).__name__}")
-
-
-def _items(puzzles: Any, batch: bool | None, guess, single, label: str) -> tuple[list, bool]:
-    """The puzzles as a list, and whether they came as a batch (`batch` None: `guess` decides)."""
-    if batch is None:
-        batch = guess(puzzles)
-    elif batch and (isinstance(puzzles, str) or not hasattr(puzzles, "__len__")):
-        raise PuzzleInputError(f"batch=True needs a list of {label}s")
-    if batch and len(puzzles) == 0:
-        raise PuzzleInputError(f"no {label} given")
-    return (list(puzzles), True) if batch else ([single(puzzles)], False)
-
-
-def _as_single(puzzle: Any) -> Any:
-    """Rows given as a list of strings become one text grid; a row of the wrong length is named."""
-    if isinstance(puzzle, (list, tuple)) and puzzle and all(isinstance(p, str) for p in puzzle):
-        rows = [row for row in puzzle if _text_cells(row)]  # separator lines ("---+---") hold no cells
-        n = len(rows)
-        if n not in (4, 6, 9):
-            raise PuzzleInputError(f"a sudoku has 4, 6 or 9 rows; {n} rows were given")
-        for i, row in enumerate(rows):
-            if _text_cells(row) != n:
-                raise PuzzleInputError(f"row {i + 1} has {_text_cells(row)} cells; each row of a {n}x{n} sudoku has {n}")
-        return "\n".join(rows)
-    return puzzle
 
 
 def solve(
@@ -304,65 +107,143 @@ def solve(
     """
     _check_options(task, checkpoint, segments, halting, repair, batch_size, batch, precision)
     device = _device(device)
-    if task == "maze":
-        return _solve_mazes(puzzles, checkpoint, segments, halting, bool(repair), device, batch_size, batch, precision)
-    items, batch = _items(puzzles, batch, _is_batch, _as_single, "puzzle")
-    repair = bool(repair)
-
-    def solve_chunk(model, task_obj, grids, verdicts, path, variant):
-        return _solve_sudoku_chunk(model, task_obj, np.stack(grids), list(verdicts), segments, halting, repair,
-                                   device or default_device(), path, variant, precision)
-
-    return _solve_in_groups(items, batch, "puzzle", _sudoku_variant, _prepare_sudoku, solve_chunk, checkpoint, device, batch_size)
-
-
-def _prepare_sudoku(task: SudokuTask, item: Any) -> tuple[np.ndarray, sudoku_rules.PuzzleVerdict]:
-    grid = task.parse(item)
-    verdict = sudoku_rules.analyse_puzzle(grid, task.box_rows, task.box_cols)
-    if verdict.status is sudoku_rules.PuzzleStatus.CONTRADICTORY:
-        raise ContradictoryPuzzleError("; ".join(verdict.reasons))
-    return grid, verdict
-
-
-def _solve_in_groups(items: list, batch: bool, label: str, variant_of, prepare, solve_chunk, checkpoint, device: str | None,
-                     batch_size: int):
-    """Sudoku and maze alike: group the items by variant (one model each), `prepare` every item (parse and
-    check; in a batch every unusable item is named, counting from 1, before anything is solved), solve
-    chunks of `batch_size`; results in input order."""
-    errors: dict[int, PuzzleInputError] = {}
-    groups: dict[str, list[int]] = {}
-    for i, item in enumerate(items):
-        try:
-            groups.setdefault(variant_of(item), []).append(i)
-        except PuzzleInputError as err:
-            errors[i] = err
-    # Every item is checked before any model loads: bad input is reported without waiting for torch.
-    prepared: dict[int, Any] = {}
-    for variant, indices in groups.items():
-        task_obj = _task_of(variant)
-        for i in indices:
-            try:
-                prepared[i] = prepare(task_obj, items[i])
-            except PuzzleInputError as err:
-                errors[i] = err
-    if errors:
-        raise PuzzleBatchError(dict(sorted(errors.items())), len(items), label) if batch else errors[0]
+    policy = POLICIES[task]
+    items, batch = _items(puzzles, batch, policy)
+    groups = _prepare(items, batch, policy)
     results: list = [None] * len(items)
-    for variant, indices in groups.items():
-        path, model, task_obj = _model_for(variant, checkpoint, device or default_device())
+    device = device or default_device()  # only now: it loads torch
+    for group in groups:
+        path, model, task_obj = _model_for(group.variant, checkpoint, device)
+        run = _runner(model, task_obj, segments or model.cfg.halt_max_steps, halting, device, precision)
+        indices = list(group.prepared)
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
-            grids, facts = zip(*(prepared[i] for i in chunk))
-            for i, result in zip(chunk, solve_chunk(model, task_obj, grids, facts, str(path), variant)):
+            grids, facts = zip(*(group.prepared[i] for i in chunk))
+            answered = policy.answer(Chunk(group.variant, task_obj, str(path), np.stack(grids), list(facts), run, bool(repair)))
+            for i, result in zip(chunk, answered):
                 results[i] = result
     return results if batch else results[0]
 
 
-def _task_of(variant: str) -> Task:
-    """The task a variant name stands for ("sudoku-9x9": 3x3 boxes; "maze-9x9"), as its checkpoint's card must say."""
-    name, shape = variant.split("-")
-    side = int(shape.split("x")[0])
-    return SudokuTask(*SUDOKU_BOXES[side]) if name == "sudoku" else MazeTask(side)
+def _items(puzzles: Any, batch: bool | None, policy: Policy) -> tuple[list, bool]:
+    """The puzzles as a list, and whether they came as a batch (`batch` None: the policy guesses)."""
+    if batch is None:
+        batch = policy.is_batch(puzzles)
+    elif batch and (isinstance(puzzles, str) or not hasattr(puzzles, "__len__")):
+        raise PuzzleInputError(f"batch=True needs a list of {policy.label}s")
+    if batch and len(puzzles) == 0:
+        raise PuzzleInputError(f"no {policy.label} given")
+    return (list(puzzles), True) if batch else ([policy.single(puzzles)], False)
+
+
+@dataclass
+class _Group:
+    variant: Variant  # one model answers the group
+    task: Task  # the variant's task, as its checkpoint's card must say
+    prepared: dict[int, tuple[np.ndarray, Any]] = field(default_factory=dict)  # input index -> policy.prepare's (grid, facts)
+
+
+def _prepare(items: list, batch: bool, policy: Policy) -> list[_Group]:
+    """The items grouped by variant, each read and checked by the policy. Every item is checked
+    before any model loads (bad input is reported without waiting for torch); in a batch every
+    unusable item is named, counting from 1, before anything is solved."""
+    errors: dict[int, PuzzleInputError] = {}
+    groups: dict[str, _Group] = {}
+    for i, item in enumerate(items):
+        try:
+            variant = policy.variant_of(item)
+            if variant.name not in groups:
+                groups[variant.name] = _Group(variant, variant.make())
+            groups[variant.name].prepared[i] = policy.prepare(groups[variant.name].task, item)
+        except PuzzleInputError as err:
+            errors[i] = err
+    if errors:
+        raise PuzzleBatchError(dict(sorted(errors.items())), len(items), policy.label) if batch else errors[0]
+    return list(groups.values())
+
+
+@functools.lru_cache(maxsize=8)
+def load_model(path: str, device: str, size: int | None = None) -> tuple[HRM, Task, Any]:
+    """A checkpoint's (model, task, card), as `reasoner.checkpoint.load_checkpoint` reads them; the
+    8 most recently used stay loaded. `size` runs a size-free maze model on mazes of that side."""
+    from .checkpoint import load_checkpoint
+
+    return load_checkpoint(path, device, size=size)
+
+
+def _model_for(variant: Variant, checkpoint: str | Path | None, device: str) -> tuple[Path, HRM, Task]:
+    """The model for a variant: `checkpoint`, else the variant's own in CHECKPOINT_DIR, else its
+    fallback (mazes: the size-free `maze` model, rebuilt for their side)."""
+    path = Path(checkpoint) if checkpoint else CHECKPOINT_DIR / variant.checkpoint
+    tried = str(path)
+    if checkpoint is None and variant.fallback and not path.is_file():
+        path = CHECKPOINT_DIR / variant.fallback
+        tried += f" or the size-free {path}"
+    if not path.with_suffix(".safetensors").is_file():
+        raise FileNotFoundError(
+            f"no checkpoint for {variant.name} at {tried}; train one with `python -m reasoner.train --task {variant.name} "
+            f"--out runs/{variant.name} --export {CHECKPOINT_DIR / variant.name}.safetensors` or pass checkpoint=..."
+        )
+    try:
+        model, task_obj, _ = load_model(str(path), device, variant.params.get("size"))
+    except GridSizeError as err:
+        raise PuzzleInputError(f"checkpoint {path} cannot run a {variant.name}: {err}") from None
+    size = getattr(task_obj, "size", None)
+    if f"{task_obj.name}-{size}x{size}" != variant.name:
+        raise PuzzleInputError(f"checkpoint {path} is for {task_obj!r}, the puzzle is a {variant.name}")
+    return path, model, task_obj
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _device(device: Any) -> str | None:
+    """A usable device name (None: the default, chosen when a model runs); ValueError for a device
+    this machine lacks."""
+    if device is None:
+        return None
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device={device!r} is not a device name; use 'cpu' or 'cuda' (or leave it unset)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: CUDA is not available on this machine; use device='cpu' (or leave it unset)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r}: only 'cpu' and 'cuda' are supported")
+    return str(dev)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repair: Any, batch_size: Any,
+                   batch: Any, precision: Any) -> None:
+    """ValueError with the reason for any unusable option of `solve` (the puzzles are checked later)."""
+    if not isinstance(task, str) or task not in POLICIES:
+        raise ValueError(f"unknown task {task!r}; available: {', '.join(POLICIES)}")
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise ValueError(f"checkpoint must be a path (str or Path), got {type(checkpoint).__name__}")
+    if segments is not None and not (_whole(segments) and 1 <= segments <= MAX_SEGMENTS):
+        raise ValueError(f"segments must be a whole number from 1 to {MAX_SEGMENTS} (or None for the checkpoint's "
+                         f"maximum), got {segments!r}")
+    if not isinstance(halting, str) or halting not in ("verified", "act", "fixed"):
+        raise ValueError(f"halting must be 'verified', 'act' or 'fixed', got {halting!r}")
+    if not isinstance(precision, str) or precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    if not isinstance(repair, (bool, np.bool_)):
+        raise ValueError(f"repair must be True or False, got {repair!r}")
+    if not (_whole(batch_size) and batch_size >= 1):
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
+    if batch is not None and not isinstance(batch, bool):
+        raise ValueError(f"batch must be True, False or None, got {batch!r}")
 
 
 def bf16_native(device: str) -> bool:
@@ -399,15 +280,7 @@ def _autocast(device: str, precision: str):
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=wanted)
 
 
-@dataclass
-class _Answers:
-    probs: torch.Tensor  # [B, seq, vocab] fp32, at the segment each puzzle's answer was taken
-    used: np.ndarray  # [B] segments run
-    halted_at: np.ndarray  # [B] first segment after which the Q-head would halt (else the last one run)
-    gave_up: np.ndarray  # [B] stopped because the Q-head rated the answer hopeless ("verified")
-
-
-def _answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str, precision: str = "auto") -> _Answers:
+def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str, precision: str = "auto") -> Answers:
     """Run segments until each puzzle stops: at its Q-head's halt ("act"), at the first segment whose
     answer the verifier accepts ("verified"; or, from the second segment on, when the Q-head gives
     the answer under sigmoid(GIVE_UP_LOGIT) of being right), or after all `segments` ("fixed"). A
@@ -455,182 +328,18 @@ def _answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, de
             else:
                 carry = out.carry
     halted_at = np.where(halted_at == 0, used, halted_at)
-    return _Answers(probs, used, halted_at, gave_up)
+    return Answers(probs, used, halted_at, gave_up)
 
 
-def _run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str,
-               precision: str = "auto"):
-    """HRM answers for a stack of grids: (answers [B,n,n], digit probabilities [B,n,n,n], the run's _Answers)."""
-    run = _answer_probs(model, task, grids, segments, halting, device, precision)
-    n = task.size
-    digit_probs = run.probs[..., 2 : 2 + n].numpy().reshape(len(grids), n, n, n)  # tokens 2.. are digits 1..
-    answers = digit_probs.argmax(-1) + 1
+def _runner(model: HRM, task: Task, segments: int, halting: str, device: str, precision: str) -> Runner:
+    """What a policy calls to run the model: `answer_probs` with this variant's model and settings."""
+    return lambda grids: answer_probs(model, task, grids, segments, halting, device, precision)
+
+
+def run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str,
+              precision: str = "auto") -> tuple[np.ndarray, np.ndarray, Answers]:
+    """HRM answers for a stack of sudoku grids, as `answer_probs` runs them: (answers [B,n,n],
+    digit probabilities [B,n,n,n], the run's Answers)."""
+    run = answer_probs(model, task, grids, segments, halting, device, precision)
+    answers, digit_probs = read_digits(run, task.size)
     return answers, digit_probs, run
-
-
-def _confident_consistent_cells(task: SudokuTask, puzzle: np.ndarray, answer: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-    """Givens plus the model's most confident cells, added greedily while they break no rule."""
-    n, br, bc = task.size, task.box_rows, task.box_cols
-    partial = puzzle.copy()
-    rows = [set(partial[r][partial[r] > 0]) for r in range(n)]
-    cols = [set(partial[:, c][partial[:, c] > 0]) for c in range(n)]
-    boxes = [set() for _ in range(n)]
-    for r, c in zip(*np.nonzero(partial)):
-        boxes[sudoku_rules.box_index(r, c, br, bc)].add(partial[r, c])
-    for flat in np.argsort(-confidence, axis=None):
-        r, c = divmod(int(flat), n)
-        if partial[r, c] or confidence[r, c] < REPAIR_CONFIDENCE:
-            continue
-        v, b = answer[r, c], sudoku_rules.box_index(r, c, br, bc)
-        if v in rows[r] or v in cols[c] or v in boxes[b]:
-            continue
-        partial[r, c] = v
-        rows[r].add(v), cols[c].add(v), boxes[b].add(v)
-    return partial
-
-
-def _solve_sudoku_chunk(model, task: SudokuTask, grids, verdicts, segments, halting, repair, device, ckpt, variant,
-                        precision="auto"):
-    segments = segments or model.cfg.halt_max_steps
-    answers, digit_probs, run = _run_model(model, task, grids, segments, halting, device, precision)
-    finite = np.isfinite(digit_probs).all(axis=(1, 2, 3))  # False: no guidance to take from the model
-    best = digit_probs.max(-1)
-    confidence = np.where(np.isfinite(best), best, 0.0)
-    final = [None] * len(grids)  # (answer, path, nodes)
-    rejected = {}
-    for i, (grid, answer) in enumerate(zip(grids, answers)):
-        verdict = task.verify(grid, answer)
-        if verdict.ok:
-            final[i] = (answer, "hrm", 0)
-        else:
-            rejected[i] = verdict.reasons
-
-    todo = [i for i in rejected if verdicts[i].status is not sudoku_rules.PuzzleStatus.NO_SOLUTION]
-    if repair and todo:
-        # Re-run the HRM with its own confident, mutually consistent cells fixed as givens.
-        partials = {i: _confident_consistent_cells(task, grids[i], answers[i], confidence[i]) for i in todo}
-        rerun = [i for i in todo if (partials[i] != grids[i]).sum() >= REPAIR_MIN_NEW_CELLS]
-        retry = {}
-        if rerun:
-            again, _, _ = _run_model(model, task, np.stack([partials[i] for i in rerun]), segments, halting, device, precision)
-            retry = dict(zip(rerun, again))
-        for i in todo:
-            if i in retry and task.verify(grids[i], retry[i]).ok:
-                final[i] = (retry[i], "hrm+repair", 0)
-            else:
-                # Exhaustive search, value order from the model's (first-pass) probabilities.
-                scores = digit_probs[i] if finite[i] else None
-                found = sudoku_rules.guided_search(grids[i], task.box_rows, task.box_cols, value_scores=scores)
-                if found.solution is not None and task.verify(grids[i], np.asarray(found.solution)).ok:
-                    final[i] = (np.asarray(found.solution), "search", found.nodes)
-
-    results = []
-    for i, grid in enumerate(grids):
-        status_of_puzzle = verdicts[i].status
-        answer, path, nodes = final[i] if final[i] is not None else (None, "none", 0)
-        notes = [] if finite[i] else [NON_FINITE_NOTE]
-        if status_of_puzzle is sudoku_rules.PuzzleStatus.NO_SOLUTION:
-            status = "no_solution"
-            notes.append("the puzzle has no solution")
-        elif answer is None:
-            status = "unsolved"
-        elif status_of_puzzle is sudoku_rules.PuzzleStatus.MULTIPLE:
-            status = "multiple_solutions"
-            notes.append("the puzzle has more than one solution; the answer is one of them")
-        else:
-            status = "solved"
-        results.append(SolveResult(
-            task=variant, puzzle=grid.tolist(), status=status,
-            answer=None if answer is None else np.asarray(answer).tolist(), verified=answer is not None, path=path,
-            model_answer=answers[i].tolist(), model_correct=i not in rejected,
-            confidence=confidence[i].round(4).tolist(), segments_used=int(run.used[i]),
-            halted_at=int(run.halted_at[i]), search_nodes=nodes,
-            model_errors=list(rejected.get(i, [])), notes=notes, checkpoint=ckpt,
-        ))
-    return results
-
-
-# --------------------------------------------------------------------------------------------
-# Mazes
-# --------------------------------------------------------------------------------------------
-
-
-def _is_maze_batch(puzzles: Any) -> bool:
-    if isinstance(puzzles, str):
-        return False
-    if isinstance(puzzles, np.ndarray):
-        return puzzles.ndim == 3
-    if isinstance(puzzles, (list, tuple)):
-        if not puzzles:
-            raise PuzzleInputError("no maze given")
-        if all(isinstance(p, str) for p in puzzles):
-            # N strings of N characters each are the rows of one maze.
-            return not all(len(p) == len(puzzles) for p in puzzles)
-        return True
-    raise PuzzleInputError(f"cannot read a maze from a {type(puzzles).__name__}")
-
-
-def _solve_mazes(puzzles, checkpoint, segments, halting, repair, device, batch_size, batch,
-                 precision="auto") -> MazeSolveResult | list[MazeSolveResult]:
-    items, batch = _items(puzzles, batch, _is_maze_batch, lambda maze: maze, "maze")
-
-    def solve_chunk(model, task_obj, grids, reachable, path, variant):
-        return _solve_maze_chunk(model, task_obj, grids, reachable, segments, halting, repair, device or default_device(), path,
-                                 variant, precision)
-
-    return _solve_in_groups(items, batch, "maze", _maze_variant, _prepare_maze, solve_chunk, checkpoint, device, batch_size)
-
-
-def _maze_variant(maze: Any) -> str:
-    side = maze_side(maze)
-    if side < 3:  # S, G and a way between them need at least 3x3 cells
-        raise PuzzleInputError(f"a maze has at least 3x3 cells; this one is {side}x{side}")
-    return f"maze-{side}x{side}"
-
-
-def _prepare_maze(task: MazeTask, item: Any) -> tuple[np.ndarray, bool]:
-    """(grid, whether G is reachable): a well-formed maze without a path is answered as such, like a
-    sudoku with no solution."""
-    try:
-        return task.parse(item), True
-    except UnreachableGoalError as err:
-        return err.grid, False
-
-
-def _solve_maze_chunk(model, task: MazeTask, grids, reachable, segments, halting, repair, device, ckpt, variant,
-                      precision="auto"):
-    segments = segments or model.cfg.halt_max_steps
-    run = _answer_probs(model, task, grids, segments, halting, device, precision)
-    tokens = run.probs.argmax(-1).numpy()
-    finite = run.probs.isfinite().flatten(1).all(1).numpy()
-    confidence = run.probs.max(-1).values.numpy().reshape(len(grids), task.size, task.size)
-    confidence = np.where(np.isfinite(confidence), confidence, 0.0)
-    results = []
-    for i, grid in enumerate(grids):
-        rows = ["".join(r) for r in grid.tolist()]
-        model_rows = ["".join(r) for r in task.decode(tokens[i]).tolist()]
-        answer, path, errors, matches = None, "none", [], False
-        if reachable[i]:
-            verdict = task.verify(grid, task.decode(tokens[i]))
-            matches = verdict.matches_label
-            if verdict.ok:
-                answer, path = model_rows, "hrm"
-            else:
-                errors = verdict.reasons
-                if repair:  # the exact BFS; verified like any other answer
-                    searched = list(maze_rules.label_maze(rows, side=task.size))
-                    if task.verify(grid, np.array([list(r) for r in searched])).ok:
-                        answer, path = searched, "search"
-        else:
-            errors = ["G cannot be reached from S"]
-        length = None if answer is None else sum(row.count("o") for row in answer) + 2
-        status = "no_solution" if not reachable[i] else ("solved" if answer is not None else "unsolved")
-        results.append(MazeSolveResult(
-            task=variant, puzzle=rows, status=status, answer=answer, verified=answer is not None, path=path,
-            path_length=length, model_answer=model_rows, model_correct=path == "hrm", model_matches_label=matches,
-            model_errors=errors, notes=[] if finite[i] else [NON_FINITE_NOTE],
-            confidence=confidence[i].round(4).tolist(),
-            segments_used=int(run.used[i]), halted_at=int(run.halted_at[i]),
-            checkpoint=ckpt,
-        ))
-    return results

@@ -30,25 +30,10 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint, trim_
 from .config import CPU_PRESETS, PRESETS, ModelConfig, TrainConfig, preset_config
 from .distributed import Processes
 from .model import HRM, count_parameters
-from .tasks import Examples, Task, make_task
+from .tasks import VARIANTS, Examples, Task
 from .training import (DATA_FILE, LOG_FILE, STATE_FILE, RunData, RunSpec, RunState, WeightsDoNotFit, amp_dtype,
                        train_step)
 
-# Names users type, mapped to task parameters.
-TASK_VARIANTS: dict[str, dict[str, Any]] = {
-    "sudoku-4x4": {"name": "sudoku", "box_rows": 2, "box_cols": 2},
-    "sudoku-6x6": {"name": "sudoku", "box_rows": 2, "box_cols": 3},
-    "sudoku-9x9": {"name": "sudoku", "box_rows": 3, "box_cols": 3},
-    "maze-9x9": {"name": "maze", "size": 9},
-    "maze-11x11": {"name": "maze", "size": 11},
-    "maze-15x15": {"name": "maze", "size": 15},
-    "maze-21x21": {"name": "maze", "size": 21},
-    "maze-30x30": {"name": "maze", "size": 30},
-    # ARC: the task sets come with --train-data (docs/arc.md); 30x30 is the reference's canvas,
-    # 10x10 keeps only tasks whose grids fit (a CPU-sized sequence of 100 cells).
-    "arc": {"name": "arc"},
-    "arc-10x10": {"name": "arc", "canvas": 10},
-}
 
 EXAMPLES = """
 examples:
@@ -95,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--task", default="sudoku-9x9", choices=sorted(TASK_VARIANTS), help="puzzle type (default: %(default)s)")
+    parser.add_argument("--task", default="sudoku-9x9", choices=sorted(VARIANTS), help="puzzle type (default: %(default)s)")
     parser.add_argument("--preset", default="cpu-small", choices=sorted(PRESETS), help="model size/shape (default: %(default)s)")
     parser.add_argument("--model", action="append", default=[], metavar="KEY=VALUE",
                         help="override a model config field, e.g. --model hidden_size=256 --model gradient=last_cycle")
@@ -251,7 +236,7 @@ def start_run(args: argparse.Namespace, procs: Processes, device: torch.device, 
     """A new run in --out: task, configs and data from the command line (and --init-from's checkpoint)."""
     if (args.out / STATE_FILE).exists():
         raise SystemExit(f"error: {args.out} already holds a run; pass --resume to continue it or choose another --out")
-    task = make_task(**TASK_VARIANTS[args.task])
+    task = VARIANTS[args.task].make()
     parent = load_parent(args.init_from, task) if args.init_from else None
     try:
         model_cfg, train_cfg = build_configs(args, task, parent.model if parent else None)

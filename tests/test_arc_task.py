@@ -8,10 +8,9 @@ import pytest
 
 from reasoner import arc_eval
 from reasoner.losses import IGNORE_LABEL
-from reasoner.tasks import ArcTask, PuzzleInputError, make_task
+from reasoner.tasks import VARIANTS, ArcTask, PuzzleInputError, make_task
 from reasoner.tasks.arc import (DIHEDRAL_INVERSE, EOS_ID, PAD_ID, crop, dihedral, draw, grid_bytes, inverse_colours,
                                 transform, untransform)
-from reasoner.train import TASK_VARIANTS
 from reasoner.train import main as train_main
 
 from .conftest import DATA_DIR
@@ -93,7 +92,7 @@ def test_parse_forms_and_errors():
 
 
 def test_registration():
-    assert TASK_VARIANTS["arc"] == {"name": "arc"} and make_task(**TASK_VARIANTS["arc-10x10"]).seq_len == 100
+    assert VARIANTS["arc"].params == {"name": "arc"} and make_task(**VARIANTS["arc-10x10"].params).seq_len == 100
     with pytest.raises(ValueError, match="canvas"):
         ArcTask(canvas=31)
 

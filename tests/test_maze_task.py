@@ -5,9 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from reasoner.tasks import MazeTask, PuzzleInputError, make_task
+from reasoner.tasks import VARIANTS, MazeTask, PuzzleInputError, make_task
 from reasoner.tasks.maze import UnreachableGoalError, default_min_path
-from reasoner.train import TASK_VARIANTS
 from reasoner.train import main as train_main
 from verifiers.maze import bfs_shortest_path, check_maze_answer, label_maze
 
@@ -112,7 +111,7 @@ def test_task_registration_spec_and_hints():
     assert task.model_hints() == {"grid_shape": (9, 9), "grid_box": None, "relation": "window"}
     assert make_task(**task.spec()).spec() == task.spec()
     for n in (9, 11, 15, 21, 30):
-        assert TASK_VARIANTS[f"maze-{n}x{n}"] == {"name": "maze", "size": n}
+        assert VARIANTS[f"maze-{n}x{n}"].params == {"name": "maze", "size": n}
     with pytest.raises(ValueError, match=">= 3"):
         MazeTask(2)
 

@@ -237,7 +237,7 @@ def run_scripted(halting, right_from, halt_from, q_halt_wrong=-1.0, segments=6):
     puzzles, solutions = generated_4x4(len(right_from), seed=3)
     model = ScriptedModel(solutions, right_from, halt_from, q_halt_wrong)
     grids = np.stack([TASK4.parse(p) for p in puzzles])
-    answers, _, run = inference._run_model(model, TASK4, grids, segments, halting, "cpu", "fp32")
+    answers, _, run = inference.run_model(model, TASK4, grids, segments, halting, "cpu", "fp32")
     right = [bool(np.array_equal(a, s)) for a, s in zip(answers, solutions)]
     return right, run, model.seen
 
@@ -290,7 +290,7 @@ def test_a_small_batch_runs_on_one_thread_and_restores_the_setting(untrained_che
     from reasoner import inference
 
     seen = []
-    real = inference._answer_probs
+    real = inference.answer_probs
 
     def spy(model, *args, **kwargs):
         hook = model.register_forward_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
@@ -299,7 +299,7 @@ def test_a_small_batch_runs_on_one_thread_and_restores_the_setting(untrained_che
         finally:
             hook.remove()
 
-    monkeypatch.setattr(inference, "_answer_probs", spy)
+    monkeypatch.setattr(inference, "answer_probs", spy)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

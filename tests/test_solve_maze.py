@@ -8,6 +8,7 @@ from reasoner import MazeSolveResult, PuzzleInputError, solve
 from reasoner.checkpoint import CheckpointCard, save_checkpoint
 from reasoner.config import cpu_tiny
 from reasoner.model import HRM
+from reasoner.solvers import Answers
 from reasoner.tasks import MazeTask
 from verifiers import maze as maze_rules
 
@@ -47,9 +48,9 @@ def test_a_correct_model_answer_is_taken_as_the_models(untrained_maze_checkpoint
 
     label_tokens = TASK5.encode(np.array([list(r) for r in maze_rules.label_maze(MAZE5, side=5)]))
 
-    answers = inference._Answers(torch.nn.functional.one_hot(torch.from_numpy(label_tokens), 6).float()[None],
+    answers = Answers(torch.nn.functional.one_hot(torch.from_numpy(label_tokens), 6).float()[None],
                                  used=np.array([1]), halted_at=np.array([1]), gave_up=np.array([False]))
-    monkeypatch.setattr(inference, "_answer_probs", lambda *a, **k: answers)
+    monkeypatch.setattr(inference, "answer_probs", lambda *a, **k: answers)
     r = solve(MAZE5, task="maze", checkpoint=untrained_maze_checkpoint)
     assert r.model_correct and r.model_matches_label and r.path == "hrm" and r.verified
 

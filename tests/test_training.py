@@ -13,8 +13,8 @@ from reasoner.config import cpu_tiny
 from reasoner.evaluate import evaluate
 from reasoner.model import HRM
 from reasoner.optim import AdamATan2
-from reasoner.tasks import SudokuTask, make_task
-from reasoner.train import TASK_VARIANTS, build_configs, build_parser, load_sources
+from reasoner.tasks import VARIANTS, SudokuTask, make_task
+from reasoner.train import build_configs, build_parser, load_sources
 from reasoner.train import main as train_main
 from reasoner.training import train_step
 
@@ -156,7 +156,7 @@ def test_each_task_trains_with_its_own_default_data(tmp_path):
 def test_cpu_presets_apply_the_tasks_cpu_model_hints(task_name, preset, overrides, attention, continue_loss):
     args = build_parser().parse_args(["--task", task_name, "--preset", preset, "--out", "unused"]
                                      + [arg for item in overrides for arg in ("--model", item)])
-    model_cfg, _ = build_configs(args, make_task(**TASK_VARIANTS[task_name]))
+    model_cfg, _ = build_configs(args, make_task(**VARIANTS[task_name].params))
     assert (model_cfg.attention, model_cfg.act_continue_loss) == (attention, continue_loss)
     assert model_cfg.relation == ("peers" if task_name.startswith("sudoku") else "window")
 

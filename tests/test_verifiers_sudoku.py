@@ -15,6 +15,7 @@ from verifiers import (
     VerifierInputError,
     analyse_puzzle,
     check_solution,
+    confident_consistent_cells,
     count_solutions,
     grid_to_string,
     guided_search,
@@ -441,3 +442,21 @@ def test_solved_mask_agrees_with_check_solution(box_rows, box_cols):
     mask = solved_mask(np.stack(puzzles), np.stack(answers), box_rows, box_cols)
     expected = [check_solution(p, a, box_rows, box_cols).ok for p, a in zip(puzzles, answers)]
     assert mask.tolist() == expected and 0 < sum(expected) < len(expected)
+
+
+def test_confident_consistent_cells_adds_confident_cells_that_break_no_rule():
+    puzzle = np.array(parse("1..." "...." "...." "....", 4))
+    answer = np.array(parse("1234" "3412" "2143" "4321", 4))
+    answer[0, 1] = 1  # wrong: a second 1 in row 1
+    confidence = np.full((4, 4), 0.5)
+    confidence[0, 1], confidence[1, 0], confidence[1, 1], confidence[3, 3] = 0.99, 0.95, 0.92, 0.89
+    partial = confident_consistent_cells(puzzle, answer, confidence, 2, 2, 0.9)
+    expected = puzzle.copy()
+    expected[1, 0], expected[1, 1] = 3, 4  # the clashing 1 is skipped; 0.89 is under the threshold
+    assert partial.tolist() == expected.tolist() and puzzle[1, 0] == 0  # the puzzle itself is not changed
+    confidence[1, 1] = 0.96  # now tried before (1, 0): both still fit
+    assert confident_consistent_cells(puzzle, answer, confidence, 2, 2, 0.9).tolist() == expected.tolist()
+    answer[1, 1] = 3  # the same digit as (1, 0): the more confident (1, 1) goes in, (1, 0) clashes with it
+    assert confident_consistent_cells(puzzle, answer, confidence, 2, 2, 0.9)[1].tolist() == [0, 3, 0, 0]
+    with pytest.raises(VerifierInputError):
+        confident_consistent_cells(puzzle, answer[:3], confidence, 2, 2, 0.9)

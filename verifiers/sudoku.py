@@ -13,6 +13,7 @@ guided_search    -- the same exhaustive search, but trying values in the order g
                     per-cell scores (e.g. a neural model's probabilities), or in random order.
 grid_to_string   -- 81-character text form ('.' for blank) for boards up to 9x9.
 search_effort    -- how hard a puzzle is for the fixed exact solver (its dead ends).
+confident_consistent_cells -- a puzzle plus an answer's most confident cells that break no rule.
 minimal_puzzles  -- random minimal puzzles (no clue can go) with their solutions and ratings.
 
 Solver design
@@ -64,6 +65,7 @@ __all__ = [
     "analyse_puzzle",
     "box_index",
     "check_solution",
+    "confident_consistent_cells",
     "count_solutions",
     "grid_to_string",
     "guided_search",
@@ -799,6 +801,39 @@ def minimal_puzzles(
         scores, orders, lay.cell_units_array, lay.unit_cells_array, lay.peers_array, n
     )
     return puzzles.reshape(count, n, n), solutions.reshape(count, n, n), ratings
+
+
+# --------------------------------------------------------------------------------------
+# Partial answers
+# --------------------------------------------------------------------------------------
+
+
+def confident_consistent_cells(puzzle: Any, answer: Any, confidence: Any, box_rows: int, box_cols: int,
+                               min_confidence: float) -> np.ndarray:
+    """The puzzle plus the answer's cells whose confidence is at least ``min_confidence``, most
+    confident first, each added only while it breaks no rule with the givens and the cells
+    already added. ``answer`` and ``confidence`` are (n, n); returns an (n, n) array (0 blank).
+    Raises VerifierInputError when the shapes do not fit the box shape."""
+    n = _board_size(box_rows, box_cols)
+    partial, answer, confidence = np.array(puzzle), np.asarray(answer), np.asarray(confidence)
+    if not partial.shape == answer.shape == confidence.shape == (n, n):
+        raise VerifierInputError(f"puzzle, answer and confidence must all be {n}x{n}, got {partial.shape}, "
+                                 f"{answer.shape} and {confidence.shape}")
+    rows = [set(partial[r][partial[r] > 0]) for r in range(n)]
+    cols = [set(partial[:, c][partial[:, c] > 0]) for c in range(n)]
+    boxes = [set() for _ in range(n)]
+    for r, c in zip(*np.nonzero(partial)):
+        boxes[box_index(r, c, box_rows, box_cols)].add(partial[r, c])
+    for flat in np.argsort(-confidence, axis=None):
+        r, c = divmod(int(flat), n)
+        if partial[r, c] or confidence[r, c] < min_confidence:
+            continue
+        v, b = answer[r, c], box_index(r, c, box_rows, box_cols)
+        if v in rows[r] or v in cols[c] or v in boxes[b]:
+            continue
+        partial[r, c] = v
+        rows[r].add(v), cols[c].add(v), boxes[b].add(v)
+    return partial
 
 
 # --------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from bench_training import matmul_gflops, timed  # eval/bench_training.py, besid
 
 from reasoner.evaluate import evaluate
 from reasoner.inference import CHECKPOINT_DIR, bf16_native, load_model, solve
-from reasoner.tasks import SudokuTask
+from reasoner.tasks import VARIANTS, SudokuTask
 from reasoner.tasks.base import default_data_dir
 
 DEFAULT_FILE = "sudoku/sudoku_extreme_train_1k_subset.txt"
@@ -164,9 +164,10 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    task = SudokuTask(3, 3)
-    model, _, _ = load_model(str(CHECKPOINT_DIR / "sudoku-9x9.safetensors"), "cpu")
-    print(f"sudoku-9x9, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+    variant = VARIANTS["sudoku-9x9"]
+    task = variant.make()
+    model, _, _ = load_model(str(CHECKPOINT_DIR / variant.checkpoint), "cpu")
+    print(f"{variant.name}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"native bf16: {bf16_native('cpu')}\n")
     if args.sudoku_file.is_file():
         start, end = (int(x) for x in args.rows.split(":"))

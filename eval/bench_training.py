@@ -25,12 +25,12 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from reasoner.act import ACTState, Batch
-from reasoner.checkpoint import CheckpointCard
+from reasoner.checkpoint import CheckpointCard, card_path
 from reasoner.config import PRESETS, preset_config
 from reasoner.inference import CHECKPOINT_DIR
 from reasoner.model import HRM, count_parameters
 from reasoner.optim import AdamATan2
-from reasoner.tasks import SudokuTask
+from reasoner.tasks import VARIANTS
 from reasoner.training import train_step
 
 
@@ -107,12 +107,13 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    task = SudokuTask(3, 3)
+    variant = VARIANTS["sudoku-9x9"]
+    task = variant.make()
     if args.preset:
         cfg, shape = preset_config(args.preset, task.vocab_size, task.seq_len, **task.model_hints()), f"preset {args.preset}"
     else:
-        card = CheckpointCard.model_validate_json((CHECKPOINT_DIR / "sudoku-9x9.json").read_text())
-        cfg, shape = card.model, f"the shipped sudoku-9x9 shape (hidden {card.model.hidden_size})"
+        card = CheckpointCard.model_validate_json(card_path(CHECKPOINT_DIR / variant.checkpoint).read_text())
+        cfg, shape = card.model, f"the shipped {variant.name} shape (hidden {card.model.hidden_size})"
     rows = []
     for batch_size in args.batch_size:
         puzzles, solutions = task.generate(batch_size, (40, 40), np.random.default_rng(0), progress=False)

@@ -29,10 +29,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from reasoner.tasks import SudokuTask
+from reasoner.tasks import BOX_SHAPE, SudokuTask
 from verifiers import sudoku as rules
 
-SIZES = {4: (2, 2, (6, 10)), 6: (2, 3, (14, 20)), 9: (3, 3, (36, 45))}  # box shape, blanks
+BLANKS = {4: (6, 10), 6: (14, 20), 9: (36, 45)}  # blanks per sudoku side (their box shapes: BOX_SHAPE)
 
 
 @dataclass
@@ -56,11 +56,10 @@ class Tally:
 def puzzles(count: int, seed: int) -> list[tuple[list[list[int]], list[list[int]]]]:
     """`count` (puzzle, unique solution) pairs, the sizes in turn."""
     rng = np.random.default_rng(seed)
-    sizes = [list(SIZES)[i % len(SIZES)] for i in range(count)]
+    sizes = [list(BLANKS)[i % len(BLANKS)] for i in range(count)]
     out: dict[int, list] = {}
     for n in set(sizes):
-        br, bc, blanks = SIZES[n]
-        qs, sols = SudokuTask(br, bc).generate(sizes.count(n), blanks, rng, progress=False)
+        qs, sols = SudokuTask(*BOX_SHAPE[n]).generate(sizes.count(n), BLANKS[n], rng, progress=False)
         out[n] = [(q.tolist(), s.tolist()) for q, s in zip(qs, sols)]
     return [out[n].pop() for n in sizes]
 
@@ -70,9 +69,7 @@ def flat(grid: list[list[int]]) -> str:
 
 
 def answer_ok(puzzle, solution, answer) -> bool:
-    n = len(puzzle)
-    br, bc, _ = SIZES[n]
-    return answer == solution and rules.check_solution(puzzle, answer, br, bc).ok
+    return answer == solution and rules.check_solution(puzzle, answer, *BOX_SHAPE[len(puzzle)]).ok
 
 
 async def timed_post(client: httpx.AsyncClient, path: str, body: dict, tally: Tally) -> dict | None:

@@ -21,12 +21,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reasoner.tasks import BOX_SHAPE
+
 from .claims import Knowledge, check_claims, failed
 from .extract import Grid, looks_like_maze, transcription_differences
 from .facts import CheckFacts, HintFacts, SolveFacts, StepFact, StepsFacts
 from .llm import LLMClient, LLMError
 
 Intent = Literal["solve", "check", "hint", "explain", "generate", "lookup", "other"]
+# Spelled out for the JSON schema the model is sent: the task plug-ins (reasoner.tasks.TASKS) and
+# "none"; tests/test_registry.py checks they agree.
 TaskName = Literal["sudoku", "maze", "arc", "none"]
 
 
@@ -51,7 +55,7 @@ class Transcription(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    size: Literal[4, 6, 9]
+    size: Literal[4, 6, 9]  # the sudoku sides (reasoner.tasks.BOX_SHAPE), spelled out for the JSON schema
     rows: list[str] = Field(description="one string per row, one character per cell: a digit or '.'")
 
 
@@ -83,8 +87,9 @@ _HINT = re.compile(r"\bhints?\b|\bclue\b|\bnudge\b|\bnext (?:step|move|cell)\b|\
                    r"|\bwhich cell (?:should|do|can|to)\b|\bwhat (?:should|do|can) i (?:fill|put|try|do) next\b", re.IGNORECASE)
 # "I'm stuck" asks for a hint, unless the message asks for the solution outright.
 _STUCK = re.compile(r"\bstuck\b", re.IGNORECASE)
+_SIDES = "".join(str(n) for n in BOX_SHAPE)  # the sudoku sides as one character class: "469"
 _GENERATE = re.compile(r"\b(?:generate|create|make|give me|new|another|fresh|i want|i'd like|i would like|fancy)\b"
-                       r"[^.?!]*\b(?:puzzle|sudoku|one|grid|game|challenge|mazes?|[469]\s*x\s*[469])\b"
+                       rf"[^.?!]*\b(?:puzzle|sudoku|one|grid|game|challenge|mazes?|[{_SIDES}]\s*x\s*[{_SIDES}])\b"
                        r"|\b(?:harder|easier|more difficult|simpler)\b", re.IGNORECASE)
 # "How do I solve this?", "step by step", "walk me through it", "next steps": the solving path.
 _STEPS = re.compile(r"\bhow (?:do|can|should|would|could) (?:i|you|one|we) (?:solve|do|crack|approach|tackle)\b"
@@ -191,7 +196,7 @@ def rule_understand(message: str, grid: Grid | None, thread_task: str | None) ->
 
 # -- details the rules read for every layer (the model is not asked for them) ----------------
 
-_SIZE = re.compile(r"\b([469])\s*[x×by ]+\s*\1\b", re.IGNORECASE)
+_SIZE = re.compile(rf"\b([{_SIDES}])\s*[x×by ]+\s*\1\b", re.IGNORECASE)
 _LEVELS = ("easy", "medium", "hard")
 
 

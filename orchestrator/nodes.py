@@ -45,7 +45,8 @@ from .language import (
 from .state import ChatState, Reply, TurnContext
 
 # Blank cells of generated puzzles per size and level (easy, medium, hard). The generator keeps
-# the solution unique, so more blanks means fewer clues and more reasoning per cell.
+# the solution unique, so more blanks means fewer clues and more reasoning per cell. One entry per
+# sudoku side of reasoner.tasks.BOX_SHAPE (tests/test_registry.py checks it).
 LEVEL_BLANKS = {
     4: [(5, 6), (7, 9), (10, 11)],
     6: [(12, 15), (16, 20), (21, 24)],

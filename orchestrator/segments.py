@@ -2,14 +2,13 @@
 segment by segment), for the web page's stepper.
 
 `solve()` keeps only the answer where the Q-head halts, so this runs the same checkpoint again
-through the public pieces (`load_checkpoint`, `run_segments`, the task's encode/decode/verify) and
+through the public pieces (`load_model`, `run_segments`, the task's encode/decode/verify) and
 reads the answer after each segment. Every step says whether the verifier accepts it; the answer a
 user is shown as right stays `solve()`'s verified one.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
@@ -18,8 +17,7 @@ from pydantic import BaseModel
 
 from reasoner import MazeSolveResult, SolveResult
 from reasoner.act import run_segments
-from reasoner.checkpoint import load_checkpoint
-from reasoner.inference import default_device
+from reasoner.inference import default_device, load_model
 from reasoner.tasks.maze import UnreachableGoalError
 
 # The stepper shows at most this many segments: the paper's M_max is 16, and a request may not
@@ -37,11 +35,6 @@ class SegmentStep(BaseModel):
     halts: bool  # the Q-head would stop here
 
 
-@functools.lru_cache(maxsize=8)
-def _load(path: str, device: str):
-    return load_checkpoint(path, device)
-
-
 def _cells(a: list, b: list) -> list[tuple[int, int]]:
     return [(r + 1, c + 1) for r in range(len(a)) for c in range(len(a[r])) if a[r][c] != b[r][c]]
 
@@ -50,11 +43,13 @@ def segment_steps(result: SolveResult | MazeSolveResult, segments: int | None = 
     """Run `result`'s checkpoint on its puzzle for `segments` segments (default: the model's M_max)
     and return the answer after each."""
     device = default_device()
-    model, task, _ = _load(result.checkpoint, device)
+    maze = isinstance(result, MazeSolveResult)
+    # As solve() loaded it: a size-free maze model rebuilt for this maze's side (and the same
+    # cached model, not a second copy).
+    model, task, _ = load_model(result.checkpoint, device, len(result.puzzle) if maze else None)
     count = segments or model.cfg.halt_max_steps
     if not 1 <= count <= MAX_SEGMENTS:
         raise ValueError(f"segments must be between 1 and {MAX_SEGMENTS}, got {count}")
-    maze = isinstance(result, MazeSolveResult)
     try:
         grid = task.parse(result.puzzle)
     except UnreachableGoalError as err:  # still a question the model can be run on

@@ -69,6 +69,8 @@ class SolveRequest(BaseModel):
 
     puzzle: str | list[list[int]] | list[str] = Field(
         description="one puzzle: text (81 characters, or rows; blanks . 0 _), a list of rows of ints, or a maze's rows")
+    # solve()'s tasks (reasoner.inference.POLICIES), spelled out for the OpenAPI schema; tests/test_registry.py
+    # checks they agree.
     task: Literal["sudoku", "maze"] = "sudoku"
     options: SolveOptions = SolveOptions()
 

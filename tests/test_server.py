@@ -111,6 +111,34 @@ def test_steps_for_mazes(client):
     assert body["steps"] and not any(step["verified"] for step in body["steps"])
 
 
+def test_steps_for_a_maze_of_another_side_on_a_size_free_model(tmp_path):
+    # A size-free model saved at 5x5 answers a 7x7 maze; the stepper must rebuild it for 7x7 as solve() does.
+    import numpy as np
+    import torch
+
+    from reasoner.checkpoint import CheckpointCard, save_checkpoint
+    from reasoner.config import cpu_tiny
+    from reasoner.model import HRM
+    from reasoner.tasks import MazeTask
+
+    task5 = MazeTask(5)
+    torch.manual_seed(0)
+    cfg = cpu_tiny(task5.vocab_size, task5.seq_len, **{**task5.model_hints(), "pos_encoding": "none",
+                                                       "attention": "relations", "relation_bias": True})
+    path = save_checkpoint(HRM(cfg), tmp_path / "maze", CheckpointCard(task=task5.spec(), model=cfg, seed=0))
+    questions, _ = MazeTask(7).generate(1, np.random.default_rng(0), progress=False)
+    maze = ["".join(r) for r in questions[0]]
+    with TestClient(build(settings(tmp_path, checkpoint=str(path)))) as c:
+        body = c.post("/v1/solve/steps", json={"puzzle": maze, "task": "maze"}).json()
+    result, steps = body["result"], body["steps"]
+    assert result["task"] == "maze-7x7" and result["verified"]
+    assert len(steps) == -(-cfg.halt_max_steps * 7 // 5)  # the M_max of the model rebuilt for 7x7
+    assert steps[result["halted_at"] - 1]["answer"] == result["model_answer"]
+    for step in steps:
+        assert len(step["answer"]) == 7
+        assert step["verified"] == maze_rules.check_maze_answer(maze, step["answer"]).ok
+
+
 @pytest.mark.parametrize("body, status, kind, says", [
     ({"puzzle": CLASH4}, 422, "contradictory_puzzle", "r1c1, r1c2"),
     ({"puzzle": "1..4.4"}, 422, "bad_puzzle", "16, 36 or 81 cells"),

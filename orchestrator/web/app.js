@@ -77,6 +77,7 @@ function onPaste(event) {
 // Text to digits: one line or rows; blanks . 0 _ ; separators | + - and spaces ignored.
 function parsePuzzle(text) {
   const chars = text.replace(/[\s|+\-]/g, "");
+  // Cells -> side of each sudoku variant (reasoner/tasks/variants.py; tests/test_registry.py checks).
   const size = { 16: 4, 36: 6, 81: 9 }[chars.length];
   if (!size || !/^[0-9._]+$/.test(chars)) {
     if (text.replace(/\s/g, "").length > 1) showVerdict("no", "Not a puzzle", "A sudoku has 16, 36 or 81 cells " +

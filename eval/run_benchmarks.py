@@ -55,7 +55,7 @@ from reasoner.inference import CHECKPOINT_DIR, run_model, solve
 from reasoner.model import HRM
 from reasoner.solvers import sudoku_variant
 from reasoner.tasks import SUDOKU_BY_CELLS, VARIANTS, ArcTask, Examples, PuzzleInputError, SudokuTask
-from reasoner.tasks.base import parse_file_source
+from reasoner.tasks.base import parse_file_source, split_sources
 from verifiers import sudoku as rules
 
 SUDOKU_VARIANTS = [v.name for v in SUDOKU_BY_CELLS.values()]
@@ -143,12 +143,13 @@ def rows_seen_in_training(card, path: Path, total: int) -> tuple[np.ndarray, lis
     seen = np.zeros(total, dtype=bool)
     notes = []
     for key in ("train", "val"):
-        spec = parse_file_source(str(card.data.get(key, "")))
-        if spec and Path(spec.path).name == Path(path).name:
-            start, end = spec.rows or (0, total)
-            end = min(end, total)
-            seen[start:end] = True
-            notes.append(f"rows {start}:{end} of {Path(path).name} left out: the card's {key} data")
+        for part in split_sources(str(card.data.get(key, ""))):  # e.g. gen:...+file:PATH[0:800]
+            spec = parse_file_source(part)
+            if spec and Path(spec.path).name == Path(path).name:
+                start, end = spec.rows or (0, total)
+                end = min(end, total)
+                seen[start:end] = True
+                notes.append(f"rows {start}:{end} of {Path(path).name} left out: the card's {key} data")
     return seen, notes
 
 

@@ -4,6 +4,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -206,6 +207,16 @@ def test_maze_files_are_read_through_the_task_and_training_rows_left_out(tmp_pat
         assert maze["puzzles"] == 3  # rows 2, 3, 4
         assert any("rows 0:2 of mazes_question.txt left out" in n for n in report["notes"])
         assert 0 <= maze["valid_shortest_path_rate"] <= 1
+
+
+def test_training_rows_are_left_out_of_every_part_of_a_mixed_source():
+    # As the shipped 9x9 card: generated puzzles + two files, one of them the outside set's first rows.
+    card = SimpleNamespace(data={"train": "gen:count=8,blanks=40-56+file:d/norvig.txt+file:d/extreme.txt[0:800]",
+                                 "val": "file:d/extreme.txt[800:900]"})
+    seen, notes = run_benchmarks.rows_seen_in_training(card, Path("elsewhere/extreme.txt"), 1000)
+    assert np.flatnonzero(~seen).tolist() == list(range(900, 1000))
+    assert notes == ["rows 0:800 of extreme.txt left out: the card's train data",
+                     "rows 800:900 of extreme.txt left out: the card's val data"]
 
 
 @pytest.mark.slow

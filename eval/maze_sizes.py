@@ -87,6 +87,18 @@ def score(model, task, examples: Examples, segment_counts: list[int]) -> tuple[d
     return rates, {"question": examples.inputs[0], "label": examples.labels[0], "frames": frames}
 
 
+def generated_set(checkpoint: Path, size: int, mazes: int, style: str, segment_counts: list[int],
+                  rng: np.random.Generator) -> tuple[str, dict, tuple]:
+    """Fresh mazes of one size through score(): (set name, rates with the seconds taken, (task, the
+    first maze's frames) for gif())."""
+    model, task, _ = load_checkpoint(checkpoint, size=size)
+    start = time.time()
+    examples = task.load_examples(f"gen:count={mazes},style={style}", rng, progress=False)
+    rates, example = score(model, task, examples, segment_counts)
+    rates["seconds"] = round(time.time() - start, 1)
+    return f"generated {size}x{size} (style {style})", rates, (task, example)
+
+
 def gif(task, example: dict, path: Path, cell: int = 12) -> None:
     """The path forming: walls dark, S green, G red, the model's path cells blue (darker = surer),
     the BFS label's path cells the model has not drawn pale yellow."""
@@ -118,15 +130,23 @@ def gif(task, example: dict, path: Path, cell: int = 12) -> None:
 
 
 def markdown(report: dict) -> str:
+    return f"Checkpoint `{report['checkpoint']}`; command: `{report['command']}`\n\n" + table(report)
+
+
+def table(report: dict) -> str:
+    """One row per set of `report["sets"]` (each a score() result) at `report["segments"]`."""
     counts = report["segments"]
-    lines = [f"Checkpoint `{report['checkpoint']}`; command: `{report['command']}`", "",
-             "| mazes | n | " + " | ".join(f"valid / exact @ {s}" for s in counts) + " | verifier-halt: valid, mean segments |",
+    lines = ["| mazes | n | " + " | ".join(f"valid / exact @ {s}" for s in counts) + " | verifier-halt: valid, mean segments |",
              "|---|---|" + "---|" * len(counts) + "---|"]
     for name, r in report["sets"].items():
         cells = [f"{100 * r['valid'][str(s)]:.1f} / {100 * r['exact'][str(s)]:.1f}%" for s in counts]
         vh = r["verifier_halt"]
         lines.append(f"| {name} | {r['mazes']} | " + " | ".join(cells) + f" | {100 * vh['valid']:.1f}%, {vh['mean_segments']:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, path: Path) -> None:
+    plot_by_segment({name: r["valid_by_segment"] for name, r in report["sets"].items()}, "valid shortest path, HRM alone (%)", path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,15 +163,12 @@ def main(argv: list[str] | None = None) -> int:
               "segments": sorted(args.segments), "sets": {}}
     example_30 = None
     for n in args.sizes:
-        model, task, _ = load_checkpoint(args.checkpoint, size=n)
-        start = time.time()
-        examples = task.load_examples(f"gen:count={args.mazes},style={args.style}", np.random.default_rng(SEED + n), progress=False)
-        rates, example = score(model, task, examples, report["segments"])
-        rates["seconds"] = round(time.time() - start, 1)
-        report["sets"][f"generated {n}x{n} (style {args.style})"] = rates
+        name, rates, example = generated_set(args.checkpoint, n, args.mazes, args.style, report["segments"],
+                                             np.random.default_rng(SEED + n))
+        report["sets"][name] = rates
         print(f"{n}x{n}: valid {rates['valid']}, exact {rates['exact']} ({rates['seconds']} s)", flush=True)
         if n == 30 or example_30 is None:
-            example_30 = (task, example)
+            example_30 = example
     if args.maze_file:
         model, task, _ = load_checkpoint(args.checkpoint, size=30)
         source = f"file:{args.maze_file}" + (f"[{args.rows}]" if args.rows else "")
@@ -163,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(report))
-    plot_by_segment({name: r["valid_by_segment"] for name, r in report["sets"].items()}, "valid shortest path, HRM alone (%)",
-                    args.out.with_suffix(".png"))
+    plot(report, args.out.with_suffix(".png"))
     gif(example_30[0], example_30[1], args.out.with_suffix(".gif"))
     print(markdown(report))
     return 0

@@ -1,7 +1,8 @@
 """What the reasoner can do, on the shipped checkpoints, on this CPU, in minutes.
 
     python eval/run_benchmarks.py --quick            # CI-sized: well under 2 minutes for the sudoku checkpoints
-    python eval/run_benchmarks.py                    # full: more puzzles, up to 32 test-time segments (~20 min)
+    python eval/run_benchmarks.py                    # full: more puzzles, up to 32 test-time segments (~20 min),
+                                                     # and hard sudoku / maze sizes up to 128 / 64 (as long again)
     python eval/run_benchmarks.py --sudoku-file ../shared/data/sudoku/sudoku_extreme_train_1k_subset.txt
     python eval/run_benchmarks.py --quick --tasks arc --arc-data-dir ../shared/data   # the ARC checkpoint alone
 
@@ -16,9 +17,18 @@ For every checkpoint `<checkpoint-dir>/<variant>.safetensors` (+ its JSON card) 
   * baselines: the exact classical solver (verifiers.sudoku), and solve()'s verified paths
     (HRM alone / HRM+repair / search) with search nodes with and without model guidance;
   * how it reasons (eval/analysis.py): forward residuals of z_H and z_L per inner step,
-    participation ratio of z_H vs z_L (trained vs untrained), intermediate answers as PNG and GIF.
+    participation ratio of z_H vs z_L (trained vs untrained), intermediate answers as PNG and GIF;
+  * hard sudoku (9x9, the tables of eval/sudoku_hard.py): the HRM alone on fresh minimal puzzles
+    (--givens) and on the usable 9x9 rows of --sudoku-file, exact at 8/16/32/64/128 test-time
+    segments (8/16 with --quick) with verifier-halt (the first answer the rule checker accepts) next
+    to it, by number of givens and by rating, and the exact search with and without the model's
+    guidance: its nodes, and the share it solves without branching.
 A maze checkpoint (`maze*.safetensors`) is measured through the Task interface when the maze task
-exists. An ARC checkpoint (`arc*.safetensors`) is scored by `reasoner.arc_eval.evaluate_arc` on the
+exists. A size-free one (pos_encoding "none", e.g. `maze.safetensors`) also gets the table of
+eval/maze_sizes.py: valid-shortest-path and exact-label rates against test-time segments, with
+verifier-halt, on fresh Maze-Hard-style mazes of side 9, 15, 21 and 30 (9 and 30 with --quick) and on
+the usable rows of --maze-file, and a GIF of the path forming on one 30x30 maze.
+An ARC checkpoint (`arc*.safetensors`) is scored by `reasoner.arc_eval.evaluate_arc` on the
 evaluation tasks its card was built with (the task JSON under --arc-data-dir, else where the card or
 $HRM_DATA_DIR / ../shared/data point; missing data are a note, not an error): pass@1, pass@2 and
 strict pass@1/@2, the answers asked (test inputs x versions: 8 versions each with --quick, all of
@@ -46,16 +56,19 @@ from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import analysis  # eval/analysis.py, beside this file
+import maze_sizes  # eval/maze_sizes.py: the maze-sizes table
+import sudoku_hard  # eval/sudoku_hard.py: the hard-sudoku table
 
 from reasoner.act import run_segments
 from reasoner.arc_eval import evaluate_arc
-from reasoner.checkpoint import load_checkpoint
+from reasoner.checkpoint import load_checkpoint, read_card
 from reasoner.evaluate import evaluate, predict
 from reasoner.inference import CHECKPOINT_DIR, run_model, solve
 from reasoner.model import HRM
 from reasoner.solvers import sudoku_variant
 from reasoner.tasks import SUDOKU_BY_CELLS, VARIANTS, ArcTask, Examples, PuzzleInputError, SudokuTask
-from reasoner.tasks.base import parse_file_source
+from reasoner.tasks.base import parse_file_source, split_sources
+from reasoner.tasks.maze import maze_side
 from verifiers import sudoku as rules
 
 SUDOKU_VARIANTS = [v.name for v in SUDOKU_BY_CELLS.values()]
@@ -78,12 +91,19 @@ class Profile:
     analysis_puzzles: int  # puzzles for residuals and participation ratio
     picture_puzzles: int  # boards in the intermediate-answer pictures
     arc_versions: int | None  # ARC: versions asked per test input, the identity first (None: all of them)
+    hard_puzzles: int  # hard sudoku: fresh minimal puzzles, and at most this many --sudoku-file rows
+    hard_segments: tuple[int, ...]  # hard sudoku: test-time segment counts
+    maze_sizes: tuple[int, ...]  # sides of the fresh mazes for a size-free maze checkpoint
+    size_mazes: int  # mazes per side, and at most this many --maze-file rows
+    size_segments: tuple[int, ...]  # maze sizes: test-time segment counts
 
 
 QUICK = Profile(puzzles=32, file_puzzles=64, segments=(1, 2, 4, 8), maze_puzzles=8, latency_puzzles=8, analysis_puzzles=16,
-                picture_puzzles=4, arc_versions=8)
+                picture_puzzles=4, arc_versions=8, hard_puzzles=16, hard_segments=(8, 16), maze_sizes=(9, 30), size_mazes=4,
+                size_segments=(1, 2, 4, 8))
 FULL = Profile(puzzles=256, file_puzzles=1000, segments=(1, 2, 4, 8, 16, 32), maze_puzzles=128, latency_puzzles=32,
-               analysis_puzzles=64, picture_puzzles=4, arc_versions=None)
+               analysis_puzzles=64, picture_puzzles=4, arc_versions=None, hard_puzzles=200, hard_segments=(8, 16, 32, 64, 128),
+               maze_sizes=(9, 15, 21, 30), size_mazes=64, size_segments=(4, 8, 16, 32, 64))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,8 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python eval/run_benchmarks.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true",
-                        help=f"CI-sized run: {QUICK.puzzles} puzzles per difficulty, segments up to {max(QUICK.segments)} "
-                             f"(default: full, {FULL.puzzles} puzzles per difficulty, segments up to {max(FULL.segments)})")
+                        help=f"CI-sized run: {QUICK.puzzles} puzzles per difficulty, segments up to {max(QUICK.segments)}; "
+                             f"hard sudoku: {QUICK.hard_puzzles} puzzles at {profile_counts(QUICK.hard_segments)} segments; "
+                             f"maze sizes {profile_counts(QUICK.maze_sizes)}: {QUICK.size_mazes} mazes each at "
+                             f"{profile_counts(QUICK.size_segments)} segments (default: full, {FULL.puzzles} puzzles per "
+                             f"difficulty, segments up to {max(FULL.segments)}; hard sudoku: {FULL.hard_puzzles} puzzles at "
+                             f"{profile_counts(FULL.hard_segments)} segments; maze sizes {profile_counts(FULL.maze_sizes)}: "
+                             f"{FULL.size_mazes} mazes each at {profile_counts(FULL.size_segments)} segments)")
     parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR,
                         help="folder with <variant>.safetensors + .json (default: %(default)s; env HRM_CHECKPOINT_DIR)")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks"),
@@ -100,30 +125,54 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sudoku-file", type=Path,
                         help="an outside sudoku set: one puzzle per line (16, 36 or 81 characters, '.' or 0 for blanks); "
                              f"each line goes to the checkpoint of its size; at most {QUICK.file_puzzles} rows per size with "
-                             f"--quick, else {FULL.file_puzzles} (default: none)")
+                             f"--quick, else {FULL.file_puzzles}; the first {QUICK.hard_puzzles} (--quick) or "
+                             f"{FULL.hard_puzzles} usable 9x9 rows also go to the hard-sudoku table (default: none)")
     parser.add_argument("--sudoku-solutions", type=Path,
                         help="solutions for --sudoku-file, line by line (default: <name>.solutions.txt beside it if present, "
                              "else solved exactly; puzzles without a unique solution are skipped)")
     parser.add_argument("--maze-file", type=Path,
                         help="maze questions, one per line, read through the maze task (rows the card used for training "
-                             "are left out; the first --puzzles usable rows) "
-                             "(default: the card's validation source, re-drawn with --seed)")
+                             "are left out; the first --puzzles usable rows); a size-free checkpoint reads them at the "
+                             f"file's size, and its maze-sizes table adds the first {QUICK.size_mazes} (--quick) or "
+                             f"{FULL.size_mazes} usable rows (default: the card's validation source, re-drawn with --seed)")
     parser.add_argument("--maze-answers", type=Path,
                         help="labelled answers for --maze-file, line by line (default: the task's own file reader, "
                              "e.g. X_answer.txt beside X_question.txt, else labelled by BFS)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                        help="seed for the test puzzles; each set uses the seed sequence [seed, size, blanks], "
-                             "which no training run uses (default: %(default)s)")
+                        help="seed for the test puzzles; each set uses the seed sequence [seed, size, blanks] (hard "
+                             "sudoku: [seed, 9, fewest givens, most givens]; maze sizes: [seed, side]), which no training "
+                             "run uses (default: %(default)s)")
+    parser.add_argument("--givens", type=givens_range, default="17-25",
+                        help="givens of the fresh minimal puzzles of the hard-sudoku table, A-B; the generator makes "
+                             "puzzles of 21-28 givens and keeps those in the range (default: %(default)s)")
     parser.add_argument("--arc-data-dir", type=Path,
                         help="where the ARC task JSON folders lie (e.g. arc-agi-1/evaluation inside it); ARC checkpoints "
                              "are skipped with a note when their tasks are not there (default: the card's data=, else "
                              "$HRM_DATA_DIR, else ../shared/data beside the project)")
     parser.add_argument("--tasks", nargs="+", default=TASK_CHOICES, choices=TASK_CHOICES,
-                        metavar="TASK", help="which checkpoints to measure: %(choices)s (default: all)")
+                        metavar="TASK", help="which checkpoints to measure: %(choices)s; sudoku-9x9 includes the "
+                             "hard-sudoku table, maze the maze-sizes table (default: all)")
     parser.add_argument("--puzzles", type=int,
                         help=f"generated sudoku puzzles per difficulty, and maze test puzzles (default: {QUICK.puzzles} "
-                             f"sudoku / {QUICK.maze_puzzles} maze with --quick, else {FULL.puzzles} / {FULL.maze_puzzles})")
+                             f"sudoku / {QUICK.maze_puzzles} maze with --quick, else {FULL.puzzles} / {FULL.maze_puzzles}; "
+                             "the hard-sudoku and maze-sizes tables keep their own counts, see --quick)")
     return parser
+
+
+def profile_counts(values: tuple[int, ...]) -> str:
+    return "/".join(map(str, values))
+
+
+def givens_range(text: str) -> tuple[int, int]:
+    """`A-B` (or `A`) -> (A, B), checked at once rather than after the other measurements."""
+    low, _, high = text.partition("-")
+    try:
+        low, high = int(low), int(high or low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected A-B, e.g. 17-25; got {text!r}") from None
+    if not 0 <= low <= high <= 81:
+        raise argparse.ArgumentTypeError(f"expected 0 <= A <= B <= 81; got {text!r}")
+    return low, high
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,12 +192,13 @@ def rows_seen_in_training(card, path: Path, total: int) -> tuple[np.ndarray, lis
     seen = np.zeros(total, dtype=bool)
     notes = []
     for key in ("train", "val"):
-        spec = parse_file_source(str(card.data.get(key, "")))
-        if spec and Path(spec.path).name == Path(path).name:
-            start, end = spec.rows or (0, total)
-            end = min(end, total)
-            seen[start:end] = True
-            notes.append(f"rows {start}:{end} of {Path(path).name} left out: the card's {key} data")
+        for part in split_sources(str(card.data.get(key, ""))):  # e.g. gen:...+file:PATH[0:800]
+            spec = parse_file_source(part)
+            if spec and Path(spec.path).name == Path(path).name:
+                start, end = spec.rows or (0, total)
+                end = min(end, total)
+                seen[start:end] = True
+                notes.append(f"rows {start}:{end} of {Path(path).name} left out: the card's {key} data")
     return seen, notes
 
 
@@ -218,6 +268,10 @@ def external_sudoku_set(task: SudokuTask, variant: str, card, args, limit: int) 
 # --------------------------------------------------------------------------------------------
 # Measurements shared by all tasks
 # --------------------------------------------------------------------------------------------
+
+
+class Skipped(Exception):
+    """A checkpoint a section does not measure, or whose data are not there: a note, not an error."""
 
 
 def timed(fn, *args, **kwargs):
@@ -458,8 +512,16 @@ def maze_examples(task, card, args, count: int) -> tuple[Examples, str, list[str
     return Examples.concat(parts), f"{args.maze_file} (answers by the task's file reader)", notes
 
 
+def maze_file_size(path: Path, args) -> int | None:
+    """The side of --maze-file's mazes, at which a size-free checkpoint reads them (None: no file, or a
+    checkpoint that runs only on its own size)."""
+    if args.maze_file is None or not read_card(path).model.size_free:
+        return None
+    return maze_side(read_lines(args.maze_file, strip=False)[0])
+
+
 def bench_maze(path: Path, args, profile: Profile) -> dict:
-    model, task, card = load_checkpoint(path)
+    model, task, card = load_checkpoint(path, size=maze_file_size(path, args))
     count = args.puzzles or profile.maze_puzzles
     examples, source, notes = maze_examples(task, card, args, count)
     m_max = model.cfg.halt_max_steps
@@ -475,11 +537,70 @@ def bench_maze(path: Path, args, profile: Profile) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
+# Hard sudoku and maze sizes: eval/sudoku_hard.py and eval/maze_sizes.py measure, on this run's
+# checkpoints, seed and profile
+# --------------------------------------------------------------------------------------------
+
+
+def bench_sudoku_hard(path: Path, args, profile: Profile) -> dict:
+    """sudoku_hard.py's tables for a 9x9 checkpoint: the HRM alone on fresh minimal puzzles (--givens)
+    and on the usable 9x9 rows of --sudoku-file, at profile.hard_segments."""
+    model, task, card = load_checkpoint(path)
+    assert isinstance(task, SudokuTask) and task.size == 9, f"{path} holds {task!r}"
+    low, high = args.givens
+    rng = np.random.default_rng([args.seed, task.size, low, high])
+    puzzles, solutions = sudoku_hard.grids(task, f"gen:count={profile.hard_puzzles},givens={low}-{high}", rng)
+    sets = [{"name": f"generated, givens {low}-{high}", "puzzles": puzzles, "solutions": solutions,
+             "source": f"generated minimal puzzles, {low}-{high} givens, seed sequence [{args.seed}, {task.size}, {low}, {high}]"}]
+    if args.sudoku_file:
+        external, _ = external_sudoku_set(task, "sudoku-9x9", card, args, profile.hard_puzzles)  # notes: the sudoku-9x9 section's
+        sets += [external] if external is not None else []
+    result = {"checkpoint": describe_card(path, card), "givens": [low, high], "segments": list(profile.hard_segments), "sets": {}}
+    for data in sets:
+        scores = sudoku_hard.score(model, task, data["puzzles"], data["solutions"], result["segments"])
+        result["sets"][data["name"]] = {"source": data["source"], **scores}
+    png = args.out / f"sudoku_hard_{path.stem}.png"
+    sudoku_hard.plot(result, png)
+    result["pictures"] = {"png": str(png)}
+    return result
+
+
+def bench_maze_sizes(path: Path, args, profile: Profile) -> dict:
+    """maze_sizes.py's table for a size-free maze checkpoint: the HRM alone on fresh Maze-Hard-style mazes
+    of each side in profile.maze_sizes and on the usable rows of --maze-file, at profile.size_segments;
+    the GIF shows the path forming on the first maze of the largest set (the file's on a tie)."""
+    card = read_card(path)
+    if not card.model.size_free:
+        raise Skipped(f"no maze-sizes table: absolute positions (pos_encoding {card.model.pos_encoding!r}) "
+                      f"tie it to {card.task['size']}x{card.task['size']}")
+    result = {"checkpoint": describe_card(path, card), "style": "long", "segments": list(profile.size_segments), "sets": {}}
+    shown = None  # (task, example, set name) for the GIF
+    for n in profile.maze_sizes:
+        name, rates, example = maze_sizes.generated_set(path, n, profile.size_mazes, "long", result["segments"],
+                                                        np.random.default_rng([args.seed, n]))
+        result["sets"][name] = {"source": f"gen:count={profile.size_mazes},style=long, seed sequence [{args.seed}, {n}]", **rates}
+        shown = (*example, name) if shown is None or n >= shown[0].size else shown
+    if args.maze_file:
+        model, task, _ = load_checkpoint(path, size=maze_file_size(path, args))
+        examples, source, _ = maze_examples(task, card, args, profile.size_mazes)  # notes: the maze section's
+        rates, example = maze_sizes.score(model, task, examples, result["segments"])
+        name = f"file {args.maze_file.name}"
+        result["sets"][name] = {"source": source, **rates}
+        shown = (task, example, name) if task.size >= shown[0].size else shown
+    png, gif = args.out / f"maze_sizes_{path.stem}.png", args.out / f"maze_sizes_{path.stem}.gif"
+    maze_sizes.plot(result, png)
+    maze_sizes.gif(shown[0], shown[1], gif)
+    result["pictures"] = {"png": str(png), "gif": str(gif)}
+    result["gif_set"] = shown[2]
+    return result
+
+
+# --------------------------------------------------------------------------------------------
 # ARC (scored by reasoner.arc_eval: voting over versions, pass@k)
 # --------------------------------------------------------------------------------------------
 
 
-class ArcDataMissing(Exception):
+class ArcDataMissing(Skipped):
     """The task JSON an ARC checkpoint was built with are not where they were looked for."""
 
 
@@ -590,6 +711,7 @@ def markdown_report(report: dict) -> str:
                          f"{res['z_H_first_segment_mean']:.3f} -> {res['z_H_last_segment_mean']:.3f}"])
         parts.append(md_table("How it reasons (participation ratio: trained / untrained; forward residuals of the trained model)", [
             "variant", "set", "PR z_H", "PR z_L", "z_L residual: 1st -> last L-step of a cycle", "z_H residual: segment 1 -> last"], rows))
+    parts.append(hard_sudoku_markdown(report["sudoku_hard"]))
     maze = report["maze"]
     if maze.get("checkpoints"):
         parts.append(md_table("Maze", ["variant", "source", "n", "exact label match", "valid shortest path", "mean segs (ACT)",
@@ -599,6 +721,7 @@ def markdown_report(report: dict) -> str:
              f"{m['speed']['throughput']['puzzles_per_s']:.1f}"] for v, m in maze["checkpoints"].items()]))
     else:
         parts.append(f"maze: {maze['status']}\n")
+    parts.append(maze_sizes_markdown(report["maze_sizes"]))
     arc = report["arc"]
     if arc.get("checkpoints"):
         parts.append(md_table("ARC (pass@k over the checkpoint's evaluation tasks)", [
@@ -617,12 +740,30 @@ def markdown_report(report: dict) -> str:
     return "\n".join(parts)
 
 
+def hard_sudoku_markdown(section: dict) -> str:
+    if not section.get("checkpoints"):
+        return f"hard sudoku: {section['status']}\n"
+    return "\n".join(f"### Hard sudoku ({stem}, eval/sudoku_hard.py): HRM alone, no repair, no search\n\n" + sudoku_hard.tables(r)
+                     for stem, r in section["checkpoints"].items())
+
+
+def maze_sizes_markdown(section: dict) -> str:
+    if not section.get("checkpoints"):
+        return f"maze sizes: {section['status']}\n"
+    return "\n".join(f"### Maze sizes ({stem}, size-free, eval/maze_sizes.py): HRM alone, valid shortest path / exact label\n\n"
+                     + maze_sizes.table(r) + f"\nThe path forming, segment by segment, on the first maze of {r['gif_set']}: "
+                     f"{r['pictures']['gif']}\n"
+                     for stem, r in section["checkpoints"].items())
+
+
 def save_plots(report: dict, out: Path) -> dict:
+    files = {f"{section}_{stem}_{kind}": path for section in ("sudoku_hard", "maze_sizes")
+             for stem, r in report[section].get("checkpoints", {}).items() for kind, path in r["pictures"].items()}
     sudoku = report["sudoku"]
     if not sudoku:
-        return {}
+        return files
     curves = {v: {name: {int(k): acc for k, acc in s["scaling"].items()} for name, s in r["sets"].items()} for v, r in sudoku.items()}
-    files = {
+    files |= {
         "accuracy_vs_segments": analysis.plot_accuracy_vs_segments(out / "accuracy_vs_segments.png", curves,
                                                                    {v: r["checkpoint"]["M_max"] for v, r in sudoku.items()}),
         "residuals": analysis.plot_residuals(out / "residuals.png", {v: r["analysis"]["residuals"] for v, r in sudoku.items()}),
@@ -639,7 +780,7 @@ def configuration(args, argv: list[str] | None, profile: Profile) -> dict:
     return {
         "command": "python eval/run_benchmarks.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "mode": "quick" if args.quick else "full", "profile": asdict(profile), "seed": args.seed,
-        "blank_levels": {v: list(b) for v, b in BLANK_LEVELS.items()}, "tasks": args.tasks,
+        "blank_levels": {v: list(b) for v, b in BLANK_LEVELS.items()}, "givens": list(args.givens), "tasks": args.tasks,
         "checkpoint_dir": str(args.checkpoint_dir), "out": str(args.out),
         "sudoku_file": str(args.sudoku_file) if args.sudoku_file else None,
         "sudoku_solutions": str(args.sudoku_solutions) if args.sudoku_solutions else None,
@@ -652,28 +793,31 @@ def configuration(args, argv: list[str] | None, profile: Profile) -> dict:
     }
 
 
-def measure_family(report: dict, args, profile: Profile, family: str, bench) -> None:
-    """Every `<family>*.safetensors` in the checkpoint folder through `bench`; a failure is a note, never fatal."""
+def measure_family(report: dict, args, profile: Profile, family: str, bench, section: str | None = None) -> None:
+    """Every `<family>*.safetensors` in the checkpoint folder through `bench`, into report[section] (default:
+    the family's own); a failure is a note, never fatal."""
+    section = section or family
     if family not in args.tasks:
-        report[family] = {"status": "not requested"}
+        report[section] = {"status": "not requested"}
         return
     paths = sorted(args.checkpoint_dir.glob(f"{family}*.safetensors"))
-    report[family] = {"status": "measured" if paths else "no checkpoint yet", "checkpoints": {}}
+    report[section] = {"status": "measured" if paths else "no checkpoint yet", "checkpoints": {}}
     for path in paths:
+        label = path.stem if section == family else f"{path.stem}, {section}"
         try:
             result = bench(path, args, profile)
-        except ArcDataMissing as err:  # a note, not an error: the data live outside the project
-            report["notes"].append(f"{path.stem}: {err}")
+        except Skipped as err:  # a note, not an error: e.g. the data live outside the project
+            report["notes"].append(f"{label}: {err}")
             continue
         except Exception as err:  # noqa: BLE001 -- one broken checkpoint must not stop the others
-            report["notes"].append(f"{path.stem}: failed ({type(err).__name__}: {err}); skipped")
-            report["errors"][path.stem] = traceback.format_exc()
+            report["notes"].append(f"{label}: failed ({type(err).__name__}: {err}); skipped")
+            report["errors"][label] = traceback.format_exc()
             continue
-        report[family]["checkpoints"][path.stem] = result
-        report["notes"] += [f"{path.stem}: {n}" for n in result.get("notes", [])]
+        report[section]["checkpoints"][path.stem] = result
+        report["notes"] += [f"{label}: {n}" for n in result.get("notes", [])]
         report["config"]["checkpoints"][path.stem] = {"path": str(path), "card": json.loads(path.with_suffix(".json").read_text())}
-    if paths and not report[family]["checkpoints"]:
-        report[family]["status"] = "no usable checkpoint"
+    if paths and not report[section]["checkpoints"]:
+        report[section]["status"] = "no usable checkpoint"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -682,7 +826,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     started = time.perf_counter()
-    report = {"config": configuration(args, argv, profile), "sudoku": {}, "maze": {}, "arc": {}, "notes": [], "errors": {}}
+    report = {"config": configuration(args, argv, profile), "sudoku": {}, "sudoku_hard": {}, "maze": {}, "maze_sizes": {},
+              "arc": {}, "notes": [], "errors": {}}
 
     variants = [v for v in SUDOKU_VARIANTS if v in args.tasks]
     for variant in tqdm(variants, desc="checkpoints"):
@@ -700,7 +845,9 @@ def main(argv: list[str] | None = None) -> int:
         report["config"]["checkpoints"][variant] = {"path": str(path), "card": json.loads(path.with_suffix(".json").read_text())}
         report["notes"] += [f"{variant}: {n}" for n in result["notes"]]
 
+    measure_family(report, args, profile, "sudoku-9x9", bench_sudoku_hard, section="sudoku_hard")
     measure_family(report, args, profile, "maze", bench_maze)
+    measure_family(report, args, profile, "maze", bench_maze_sizes, section="maze_sizes")
     measure_family(report, args, profile, "arc", bench_arc)
 
     report["files"] = save_plots(report, args.out)

@@ -64,6 +64,12 @@ def by_bucket(values: np.ndarray, right: np.ndarray, buckets) -> dict:
     return out
 
 
+def grids(task, source: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Puzzles and solutions of a data source (`gen:count=N,givens=A-B`, `file:PATH[a:b]`) as grids."""
+    examples = task.load_examples(source, rng, progress=False)
+    return np.stack([task.decode(x) for x in examples.inputs]), np.stack([task.decode(y) for y in examples.labels])
+
+
 @torch.no_grad()
 def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[int]) -> dict:
     top = max(counts)
@@ -104,9 +110,13 @@ def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[
 
 
 def markdown(report: dict) -> str:
+    return f"Checkpoint `{report['checkpoint']}`; command: `{report['command']}`\n\n" + tables(report)
+
+
+def tables(report: dict) -> str:
+    """The tables of `report["sets"]` (each a score() result) at `report["segments"]`."""
     counts = report["segments"]
-    lines = [f"Checkpoint `{report['checkpoint']}`; command: `{report['command']}`", "",
-             "HRM alone, exact (verified-halting: solved within the count) by test-time segments:", "",
+    lines = ["HRM alone, exact (verified-halting: solved within the count) by test-time segments:", "",
              "| set | n | " + " | ".join(f"@{s}" for s in counts) + " |", "|---|---|" + "---|" * len(counts)]
     for name, r in report["sets"].items():
         cells = [f"{100 * r['exact'][str(s)]:.1f}% ({100 * r['verified'][str(s)]:.1f}%)" for s in counts]
@@ -127,6 +137,10 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(report: dict, path: Path) -> None:
+    plot_by_segment({name: r["exact_by_segment"] for name, r in report["sets"].items()}, "exact, HRM alone (%)", path)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.checkpoint.with_suffix(".safetensors").is_file():
@@ -144,18 +158,15 @@ def main(argv: list[str] | None = None) -> int:
              for spec in args.file]
     for name, source in sets:
         try:
-            examples = task.load_examples(source, np.random.default_rng(SEED), progress=False)
+            puzzles, solutions = grids(task, source, np.random.default_rng(SEED))
         except (ValueError, FileNotFoundError) as err:
             raise SystemExit(f"error: {source}: {err}")
-        puzzles = np.stack([task.decode(x) for x in examples.inputs])
-        solutions = np.stack([task.decode(y) for y in examples.labels])
         report["sets"][name] = score(model, task, puzzles, solutions, counts)
         print(name, report["sets"][name]["exact"], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(report))
-    plot_by_segment({name: r["exact_by_segment"] for name, r in report["sets"].items()}, "exact, HRM alone (%)",
-                    args.out.with_suffix(".png"))
+    plot(report, args.out.with_suffix(".png"))
     print(markdown(report))
     return 0
 

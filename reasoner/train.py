@@ -13,7 +13,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import shlex
 import sys
 import time
@@ -31,6 +30,7 @@ from .config import CPU_PRESETS, PRESETS, ModelConfig, TrainConfig, preset_confi
 from .distributed import Processes
 from .model import HRM, count_parameters
 from .tasks import VARIANTS, Examples, Task
+from .tasks.base import split_sources
 from .training import (DATA_FILE, LOG_FILE, STATE_FILE, RunData, RunSpec, RunState, WeightsDoNotFit, amp_dtype,
                        train_step)
 
@@ -142,10 +142,8 @@ def given_train_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_sources(task: Task, sources: str, rng: np.random.Generator, progress: bool) -> Examples:
-    """`SOURCE+SOURCE+...` -> the examples of every part, in order (a mix such as generated puzzles
-    plus rows of a file). Only a `+` that starts another gen:/file: source splits: ARC specs use `+` too."""
-    parts = re.split(r"\+(?=(?:gen|file):)", sources)
-    return Examples.concat([task.load_examples(part, rng, progress=progress) for part in parts])
+    """`SOURCE+SOURCE+...` -> the examples of every part, in order (see split_sources)."""
+    return Examples.concat([task.load_examples(part, rng, progress=progress) for part in split_sources(sources)])
 
 
 def drop_overlap(train: Examples, val: Examples) -> tuple[Examples, int]:

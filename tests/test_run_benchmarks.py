@@ -4,6 +4,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -83,13 +84,16 @@ def test_participation_ratio_of_rank_one_data_is_one_and_accepts_numpy_and_extra
     assert 1.0 < analysis.participation_ratio(two) < 1.01  # a nearly flat second direction adds almost nothing
 
 
-def save_untrained_maze_checkpoint(folder: Path, size: int = 7) -> Path:
-    """A small maze model with random weights: enough to run the maze section through the Task interface."""
-    task = make_task("maze", size=size)
+def save_untrained_checkpoint(folder: Path, task, name: str, data: dict | None = None) -> Path:
+    """A small model with random weights: enough to run a section through the Task interface."""
     cfg = ModelConfig(**{**cpu_tiny(task.vocab_size, task.seq_len).model_dump(), **task.model_hints()})
     torch.manual_seed(0)
-    card = CheckpointCard(task=task.spec(), model=cfg, data={"train": "gen:count=64", "val": "gen:count=16"}, steps=1)
-    return save_checkpoint(HRM(cfg), folder / f"maze-{size}x{size}", card)
+    card = CheckpointCard(task=task.spec(), model=cfg, data=data or {"train": "gen:count=64", "val": "gen:count=16"}, steps=1)
+    return save_checkpoint(HRM(cfg), folder / name, card)
+
+
+def save_untrained_maze_checkpoint(folder: Path, size: int = 7) -> Path:
+    return save_untrained_checkpoint(folder, make_task("maze", size=size), f"maze-{size}x{size}")
 
 
 @pytest.mark.slow
@@ -124,6 +128,9 @@ def test_quick_run_end_to_end(tmp_path, capsys):
     assert config["checkpoints"]["sudoku-4x4"]["card"]["steps"] > 0
     assert any("sudoku-6x6: no checkpoint" in n for n in report["notes"])
     assert any("sudoku-9x9: no checkpoint" in n for n in report["notes"])
+    assert report["sudoku_hard"] == {"status": "no checkpoint yet", "checkpoints": {}} and "hard sudoku: no checkpoint yet" in printed
+    assert report["maze_sizes"] == {"status": "no usable checkpoint", "checkpoints": {}}  # maze-7x7 has absolute positions
+    assert any(n.startswith("maze-7x7, maze_sizes: no maze-sizes table: absolute positions") for n in report["notes"])
 
     s4 = report["sudoku"]["sudoku-4x4"]
     assert s4["checkpoint"]["parameters"] > 0 and s4["checkpoint"]["train_cpu_hours"] > 0
@@ -168,6 +175,69 @@ def test_quick_run_end_to_end(tmp_path, capsys):
         assert gif.n_frames == min(m_max, 16)
 
 
+IN_PROGRESS = Path(__file__).resolve().parents[1] / "reasoner" / "checkpoints" / "in-progress"
+
+
+@pytest.mark.slow
+def test_hard_sudoku_and_maze_sizes_sections(tmp_path, capsys):
+    ckpt = tmp_path / "checkpoints"
+    # An untrained 9x9 model whose card says it validated on row 0 of the outside file, and the size-free
+    # maze checkpoint (trained on 9x9 only) that the maze-sizes table is for.
+    save_untrained_checkpoint(ckpt, SudokuTask(3, 3), "sudoku-9x9", {"train": "gen:count=64,blanks=40",
+                                                                     "val": "file:elsewhere/outside9.txt[0:1]"})
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(IN_PROGRESS / f"maze-sizefree-9x9{suffix}", ckpt / f"maze-sizefree-9x9{suffix}")
+    sudoku = SudokuTask(3, 3)
+    puzzles, _ = sudoku.generate(3, (50, 50), np.random.default_rng(4), progress=False)
+    (tmp_path / "outside9.txt").write_text("".join(sudoku.to_string(p) + "\n" for p in puzzles))
+    maze = make_task("maze", size=5)  # another size than the maze checkpoint's 9x9: read at the file's
+    mazes, _ = maze.generate(5, np.random.default_rng(5), progress=False, style="long")
+    (tmp_path / "mazes5_question.txt").write_text("".join(maze.to_string(m) + "\n" for m in mazes))
+
+    out = tmp_path / "bench"
+    assert run_benchmarks.main(["--quick", "--tasks", "sudoku-9x9", "maze", "--puzzles", "2", "--checkpoint-dir", str(ckpt),
+                                "--out", str(out), "--sudoku-file", str(tmp_path / "outside9.txt"),
+                                "--maze-file", str(tmp_path / "mazes5_question.txt")]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "benchmarks.json").read_text())
+    assert report["errors"] == {}
+    assert "### Hard sudoku (sudoku-9x9" in printed and "### Maze sizes (maze-sizefree-9x9" in printed
+    assert report["config"]["givens"] == [17, 25] and report["config"]["profile"]["hard_segments"] == [8, 16]
+
+    hard = report["sudoku_hard"]["checkpoints"]["sudoku-9x9"]
+    assert hard["segments"] == [8, 16] and hard["givens"] == [17, 25]
+    assert {name: s["puzzles"] for name, s in hard["sets"].items()} == {"generated, givens 17-25": 16, "file outside9.txt": 2}
+    for name, s in hard["sets"].items():
+        for count in ("8", "16"):  # an exact answer is one the rule checker accepts
+            assert 0 <= s["exact"][count] <= s["verified"][count] <= 1, name
+            assert 1 <= s["mean_segments_verified_halting"][count] <= int(count)
+        assert len(s["exact_by_segment"]) == 16
+        assert sum(b["puzzles"] for b in s["by_givens"].values()) == s["puzzles"] == sum(b["puzzles"] for b in s["by_rating"].values())
+        search = s["search"]
+        assert search["nodes_plain_mean"] >= 0 and search["nodes_guided_mean"] >= 0
+        assert 0 <= search["no_branching_plain"] <= 1 and 0 <= search["no_branching_guided"] <= 1
+    assert set(hard["sets"]["generated, givens 17-25"]["by_givens"]) <= {"17-20", "21-22", "23-24", "25-26"}
+    assert "| generated, givens 17-25 | 16 |" in printed
+
+    sizes = report["maze_sizes"]["checkpoints"]["maze-sizefree-9x9"]
+    assert sizes["segments"] == [1, 2, 4, 8] and sizes["style"] == "long"
+    assert {name: s["mazes"] for name, s in sizes["sets"].items()} == {
+        "generated 9x9 (style long)": 4, "generated 30x30 (style long)": 4, "file mazes5_question.txt": 4}
+    for name, s in sizes["sets"].items():
+        assert all(0 <= s["exact"][k] <= s["valid"][k] <= 1 for k in s["valid"]), name  # the label is one valid path
+        assert len(s["valid_by_segment"]) == 8
+        assert 0 <= s["verifier_halt"]["valid"] <= 1 and 1 <= s["verifier_halt"]["mean_segments"] <= 8
+    assert sizes["gif_set"] == "generated 30x30 (style long)" and "| generated 30x30 (style long) | 4 |" in printed
+    # The maze section reads the 5x5 file with the same weights (a 9x9 task could not parse it).
+    assert report["maze"]["checkpoints"]["maze-sizefree-9x9"]["puzzles"] == 2
+    from PIL import Image
+
+    with Image.open(out / "maze_sizes_maze-sizefree-9x9.gif") as gif:
+        assert gif.n_frames == 8
+    for key in ("sudoku_hard_sudoku-9x9_png", "maze_sizes_maze-sizefree-9x9_png", "maze_sizes_maze-sizefree-9x9_gif"):
+        assert Path(report["files"][key]).stat().st_size > 0, key
+
+
 def test_missing_checkpoints_are_noted_not_fatal(tmp_path, capsys):
     assert run_benchmarks.main(["--quick", "--checkpoint-dir", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 0
     printed = capsys.readouterr().out
@@ -206,6 +276,16 @@ def test_maze_files_are_read_through_the_task_and_training_rows_left_out(tmp_pat
         assert maze["puzzles"] == 3  # rows 2, 3, 4
         assert any("rows 0:2 of mazes_question.txt left out" in n for n in report["notes"])
         assert 0 <= maze["valid_shortest_path_rate"] <= 1
+
+
+def test_training_rows_are_left_out_of_every_part_of_a_mixed_source():
+    # As the shipped 9x9 card: generated puzzles + two files, one of them the outside set's first rows.
+    card = SimpleNamespace(data={"train": "gen:count=8,blanks=40-56+file:d/norvig.txt+file:d/extreme.txt[0:800]",
+                                 "val": "file:d/extreme.txt[800:900]"})
+    seen, notes = run_benchmarks.rows_seen_in_training(card, Path("elsewhere/extreme.txt"), 1000)
+    assert np.flatnonzero(~seen).tolist() == list(range(900, 1000))
+    assert notes == ["rows 0:800 of extreme.txt left out: the card's train data",
+                     "rows 800:900 of extreme.txt left out: the card's val data"]
 
 
 @pytest.mark.slow

@@ -75,6 +75,12 @@ def parse_file_source(source: str) -> DataSource | None:
     return DataSource("file", path=path, rows=rows)
 
 
+def split_sources(sources: str) -> list[str]:
+    """`SOURCE+SOURCE+...` -> its parts (a mix such as generated puzzles plus rows of a file). Only a
+    `+` that starts another gen:/file: source splits: ARC specs use `+` too."""
+    return re.split(r"\+(?=(?:gen|file):)", sources)
+
+
 def parse_source(source: str, allowed: set[str], required: set[str], usage: str) -> DataSource:
     """Parse a source string; errors name the allowed keys and show `usage`."""
     kind, _, rest = source.partition(":")

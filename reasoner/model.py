@@ -8,10 +8,10 @@ updates:
     z_H <- H(z_H, inject = z_L)          (once per cycle)
 
 Only the last few calls of a segment build a graph (`gradient` switch), so backward memory does
-not grow with N*T. `segment` below runs these updates. The carry (z_H, z_L) leaves the segment
-detached: deep supervision trains each segment on its own. The answer is read from z_H; a Q-head
-reads position 0 (the puzzle prefix) and scores "halt" against "continue" for adaptive computation
-time (see act.py).
+not grow with N*T. `segment` below runs these updates; in inference mode the blocks read weights
+prepared once (HRM.inference_weights). The carry (z_H, z_L) leaves the segment detached: deep
+supervision trains each segment on its own. The answer is read from z_H; a Q-head reads position 0
+(the puzzle prefix) and scores "halt" against "continue" for adaptive computation time (see act.py).
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def _sdpa_backend(q: torch.Tensor):
 
 
 class BlockWeights(NamedTuple):
-    """One block's matrices, as the block functions below take them."""
+    """One block's matrices, as the block functions below take them: its modules' parameters, or in
+    inference mode plain copies in the compute dtype (HRM.inference_weights)."""
 
     qkv: torch.Tensor  # [3 * hidden, hidden]
     out: torch.Tensor  # [hidden, hidden]
@@ -330,6 +331,16 @@ def segment(L: Level, H: Level, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.T
     return z_H, z_L
 
 
+@dataclass
+class InferenceWeights:
+    """What the levels read in inference mode, prepared once (HRM.inference_weights)."""
+
+    stamp: tuple  # each source parameter's (storage, version) when built
+    L: list[BlockWeights]  # plain tensors in the compute dtype
+    H: list[BlockWeights]
+    pattern: Pattern  # dense scores as [1, heads, total_len, total_len] in the compute dtype
+
+
 class HRM(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -389,6 +400,7 @@ class HRM(nn.Module):
         # Fixed (untrained) initial states, broadcast over batch and positions.
         self.register_buffer("H_init", trunc_normal_(torch.empty(d), std=1.0))
         self.register_buffer("L_init", trunc_normal_(torch.empty(d), std=1.0))
+        self._inference: dict[torch.dtype, InferenceWeights] = {}  # by compute dtype
 
     # -- carry ---------------------------------------------------------------------------------
 
@@ -442,17 +454,46 @@ class HRM(nn.Module):
             "full_segment": self.cfg.H_cycles * calls_per_cycle,  # BPTT within the segment
         }[self.cfg.gradient]
 
-    def levels(self) -> tuple[Level, Level]:
-        """The L and H updates for one segment: the modules on their parameters, with the attention
-        pattern built fresh, so gradients reach every weight and the relation bias."""
-        rotary, mask = self.rotary, self.attention_mask()
+    def inference_weights(self, device: torch.device) -> InferenceWeights:
+        """The levels' weights and attention pattern for inference mode, built once and kept while the
+        compute dtype (autocast's, else the parameters') and the parameters stay the same. Autocast
+        does not keep its casts in inference mode, so without this every block call cast its four
+        matrices again; and given a 3-D mask SDPA leaves its fused kernel for the math one, which
+        upcasts bf16 to fp32 (eval/bench_segment.py measures both)."""
+        autocast = torch.is_autocast_enabled(device.type)
+        dtype = torch.get_autocast_dtype(device.type) if autocast else self.lm_head.weight.dtype
+        L, H = self.L_level.weights(), self.H_level.weights()
+        sources = [t for w in L + H for t in w] + ([self.relation_bias] if self.cfg.relation_bias else [])
+        stamp = tuple((t.data_ptr(), t._version) for t in sources)  # in-place writes bump _version
+        kept = self._inference.get(dtype)
+        if kept is None or kept.stamp != stamp:
+            pattern = self.attention_mask()
+            if isinstance(pattern, torch.Tensor) and pattern.dtype != torch.bool:
+                pattern = pattern.to(dtype)[None]
+
+            def cast(blocks: list[BlockWeights]) -> list[BlockWeights]:
+                return [BlockWeights(*(t.detach().to(dtype) for t in w)) for w in blocks]
+
+            kept = self._inference[dtype] = InferenceWeights(stamp, cast(L), cast(H), pattern)
+        return kept
+
+    def levels(self, device: torch.device) -> tuple[Level, Level]:
+        """The L and H updates for one segment. In inference mode the block functions run on the
+        weights prepared once (inference_weights); otherwise the modules run on their parameters with
+        a fresh pattern, so gradients reach every weight and the relation bias."""
+        rotary, heads, eps = self.rotary, self.cfg.num_heads, self.cfg.rms_norm_eps
+        if torch.is_inference_mode_enabled():
+            w = self.inference_weights(device)
+            return (lambda z, inject: level(w.L, z, inject, heads, eps, rotary, w.pattern),
+                    lambda z, inject: level(w.H, z, inject, heads, eps, rotary, w.pattern))
+        mask = self.attention_mask()
         return (lambda z, inject: self.L_level(z, inject, rotary, mask),
                 lambda z, inject: self.H_level(z, inject, rotary, mask))
 
     def forward(self, carry: Carry, inputs: torch.Tensor, puzzle_ids: torch.Tensor) -> SegmentOutput:
         """Run one segment. `inputs` [batch, seq] token ids; `puzzle_ids` [batch]."""
         x = self.embed_input(inputs, puzzle_ids)
-        L, H = self.levels()
+        L, H = self.levels(x.device)
         z_H, z_L = segment(L, H, carry.z_H, carry.z_L, x, self.cfg, self._num_grad_calls())
         logits = self.lm_head(z_H[:, self.cfg.puzzle_emb_len :])
         q = self.q_head(z_H[:, 0]).float()

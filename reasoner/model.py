@@ -8,9 +8,10 @@ updates:
     z_H <- H(z_H, inject = z_L)          (once per cycle)
 
 Only the last few calls of a segment build a graph (`gradient` switch), so backward memory does
-not grow with N*T. The carry (z_H, z_L) leaves the segment detached: deep supervision trains each
-segment on its own. The answer is read from z_H; a Q-head reads position 0 (the puzzle prefix) and
-scores "halt" against "continue" for adaptive computation time (see act.py).
+not grow with N*T. `segment` below runs these updates; in inference mode the blocks read weights
+prepared once (HRM.inference_weights). The carry (z_H, z_L) leaves the segment detached: deep
+supervision trains each segment on its own. The answer is read from z_H; a Q-head reads position 0
+(the puzzle prefix) and scores "halt" against "continue" for adaptive computation time (see act.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -132,29 +134,67 @@ def _sdpa_backend(q: torch.Tensor):
     return contextlib.nullcontext()
 
 
-class Attention(nn.Module):
-    """Non-causal multi-head self-attention through PyTorch's fused SDPA kernel."""
+class BlockWeights(NamedTuple):
+    """One block's matrices, as the block functions below take them: its modules' parameters, or in
+    inference mode plain copies in the compute dtype (HRM.inference_weights)."""
 
+    qkv: torch.Tensor  # [3 * hidden, hidden]
+    out: torch.Tensor  # [hidden, hidden]
+    gate_up: torch.Tensor  # [2 * mlp_hidden, hidden]
+    down: torch.Tensor  # [hidden, mlp_hidden]
+
+
+def attention(x: torch.Tensor, qkv: torch.Tensor, out: torch.Tensor, heads: int, rotary: RotaryEmbedding | None,
+              mask: Pattern) -> torch.Tensor:
+    """Non-causal multi-head self-attention through PyTorch's fused SDPA kernel. x: [batch, seq, hidden]."""
+    batch, seq, _ = x.shape
+    q, k, v = F.linear(x, qkv).view(batch, seq, 3, heads, -1).unbind(2)
+    if rotary is not None:
+        q, k = rotary.apply(q), rotary.apply(k)
+    q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [batch, heads, seq, head_dim]
+    if isinstance(mask, WindowRelation):
+        o = window_attention(q, k, v, mask)
+    else:
+        if mask is not None and mask.dtype != torch.bool:
+            mask = mask.to(q.dtype)  # learned relation scores; SDPA wants the query's dtype
+        with _sdpa_backend(q):
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=False)
+    return F.linear(o.transpose(1, 2).reshape(batch, seq, -1), out)
+
+
+def swiglu(x: torch.Tensor, gate_up: torch.Tensor, down: torch.Tensor) -> torch.Tensor:
+    gate, up = F.linear(x, gate_up).chunk(2, dim=-1)
+    return F.linear(F.silu(gate) * up, down)
+
+
+def block(h: torch.Tensor, w: BlockWeights, heads: int, eps: float, rotary: RotaryEmbedding | None,
+          mask: Pattern) -> torch.Tensor:
+    """Post-norm transformer block: h = norm(h + attn(h)); h = norm(h + mlp(h))."""
+    h = rms_norm(h + attention(h, w.qkv, w.out, heads, rotary, mask), eps)
+    return rms_norm(h + swiglu(h, w.gate_up, w.down), eps)
+
+
+def level(blocks: list[BlockWeights], state: torch.Tensor, injection: torch.Tensor, heads: int, eps: float,
+          rotary: RotaryEmbedding | None, mask: Pattern) -> torch.Tensor:
+    """One L or H update: a stack of blocks whose input is its own state plus an injected signal (added)."""
+    h = state + injection
+    for w in blocks:
+        h = block(h, w, heads, eps, rotary, mask)
+    return h
+
+
+# The modules own the parameters (and so the checkpoint's names); the functions above do the work.
+
+
+class Attention(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.num_heads, self.head_dim = cfg.num_heads, cfg.head_dim
+        self.num_heads = cfg.num_heads
         self.qkv_proj = lecun_linear(cfg.hidden_size, 3 * cfg.hidden_size)
         self.o_proj = lecun_linear(cfg.hidden_size, cfg.hidden_size)
 
     def forward(self, x: torch.Tensor, rotary: RotaryEmbedding | None, mask: Pattern) -> torch.Tensor:
-        batch, seq, _ = x.shape
-        q, k, v = self.qkv_proj(x).view(batch, seq, 3, self.num_heads, self.head_dim).unbind(2)
-        if rotary is not None:
-            q, k = rotary.apply(q), rotary.apply(k)
-        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [batch, heads, seq, head_dim]
-        if isinstance(mask, WindowRelation):
-            out = window_attention(q, k, v, mask)
-        else:
-            if mask is not None and mask.dtype != torch.bool:
-                mask = mask.to(q.dtype)  # learned relation scores; SDPA wants the query's dtype
-            with _sdpa_backend(q):
-                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=False)
-        return self.o_proj(out.transpose(1, 2).reshape(batch, seq, -1))
+        return attention(x, self.qkv_proj.weight, self.o_proj.weight, self.num_heads, rotary, mask)
 
 
 class SwiGLU(nn.Module):
@@ -163,39 +203,35 @@ class SwiGLU(nn.Module):
         self.gate_up_proj = lecun_linear(cfg.hidden_size, 2 * cfg.mlp_hidden)
         self.down_proj = lecun_linear(cfg.mlp_hidden, cfg.hidden_size)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
-        return self.down_proj(F.silu(gate) * up)
-
 
 class Block(nn.Module):
-    """Post-norm transformer block: h = norm(h + attn(h)); h = norm(h + mlp(h))."""
-
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.eps = cfg.rms_norm_eps
+        self.heads, self.eps = cfg.num_heads, cfg.rms_norm_eps
         self.attn = Attention(cfg)
         self.mlp = SwiGLU(cfg)
 
+    def weights(self) -> BlockWeights:
+        return BlockWeights(self.attn.qkv_proj.weight, self.attn.o_proj.weight, self.mlp.gate_up_proj.weight,
+                            self.mlp.down_proj.weight)
+
     def forward(self, h: torch.Tensor, rotary: RotaryEmbedding | None, mask: Pattern) -> torch.Tensor:
-        h = rms_norm(h + self.attn(h, rotary, mask), self.eps)
-        return rms_norm(h + self.mlp(h), self.eps)
+        return block(h, self.weights(), self.heads, self.eps, rotary, mask)
 
 
 class ReasoningModule(nn.Module):
-    """A stack of blocks whose input is its own state plus an injected signal (added)."""
-
     def __init__(self, cfg: ModelConfig, num_layers: int):
         super().__init__()
+        self.heads, self.eps = cfg.num_heads, cfg.rms_norm_eps
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(num_layers))
+
+    def weights(self) -> list[BlockWeights]:
+        return [b.weights() for b in self.blocks]
 
     def forward(
         self, state: torch.Tensor, injection: torch.Tensor, rotary: RotaryEmbedding | None, mask: Pattern
     ) -> torch.Tensor:
-        h = state + injection
-        for block in self.blocks:
-            h = block(h, rotary, mask)
-        return h
+        return level(self.weights(), state, injection, self.heads, self.eps, rotary, mask)
 
 
 class GridPositions(nn.Module):
@@ -273,6 +309,38 @@ class SegmentOutput:
     q_continue: torch.Tensor  # [batch] fp32
 
 
+# One L or H update: (state, injection) -> new state.
+Level = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def segment(L: Level, H: Level, z_H: torch.Tensor, z_L: torch.Tensor, x: torch.Tensor, cfg: ModelConfig,
+            grad_calls: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The updates of one segment (the equations at the top): H_cycles times, L_cycles updates of z_L
+    then one of z_H. Only the last `grad_calls` updates build a graph (when grad is enabled at all)."""
+    first_grad_call = cfg.H_cycles * (cfg.L_cycles + 1) - grad_calls
+    grad_wanted = torch.is_grad_enabled()
+    call = 0
+    for _ in range(cfg.H_cycles):
+        for _ in range(cfg.L_cycles):
+            with torch.set_grad_enabled(grad_wanted and call >= first_grad_call):
+                z_L = L(z_L, z_H + x)
+            call += 1
+        with torch.set_grad_enabled(grad_wanted and call >= first_grad_call):
+            z_H = H(z_H, z_L)
+        call += 1
+    return z_H, z_L
+
+
+@dataclass
+class InferenceWeights:
+    """What the levels read in inference mode, prepared once (HRM.inference_weights)."""
+
+    stamp: tuple  # each source parameter's (storage, version) when built
+    L: list[BlockWeights]  # plain tensors in the compute dtype
+    H: list[BlockWeights]
+    pattern: Pattern  # dense scores as [1, heads, total_len, total_len] in the compute dtype
+
+
 class HRM(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -332,6 +400,7 @@ class HRM(nn.Module):
         # Fixed (untrained) initial states, broadcast over batch and positions.
         self.register_buffer("H_init", trunc_normal_(torch.empty(d), std=1.0))
         self.register_buffer("L_init", trunc_normal_(torch.empty(d), std=1.0))
+        self._inference: dict[torch.dtype, InferenceWeights] = {}  # by compute dtype
 
     # -- carry ---------------------------------------------------------------------------------
 
@@ -385,28 +454,48 @@ class HRM(nn.Module):
             "full_segment": self.cfg.H_cycles * calls_per_cycle,  # BPTT within the segment
         }[self.cfg.gradient]
 
+    def inference_weights(self, device: torch.device) -> InferenceWeights:
+        """The levels' weights and attention pattern for inference mode, built once and kept while the
+        compute dtype (autocast's, else the parameters') and the parameters stay the same. Autocast
+        does not keep its casts in inference mode, so without this every block call cast its four
+        matrices again; and given a 3-D mask SDPA leaves its fused kernel for the math one, which
+        upcasts bf16 to fp32 (eval/bench_segment.py measures both)."""
+        autocast = torch.is_autocast_enabled(device.type)
+        dtype = torch.get_autocast_dtype(device.type) if autocast else self.lm_head.weight.dtype
+        L, H = self.L_level.weights(), self.H_level.weights()
+        sources = [t for w in L + H for t in w] + ([self.relation_bias] if self.cfg.relation_bias else [])
+        stamp = tuple((t.data_ptr(), t._version) for t in sources)  # in-place writes bump _version
+        kept = self._inference.get(dtype)
+        if kept is None or kept.stamp != stamp:
+            pattern = self.attention_mask()
+            if isinstance(pattern, torch.Tensor) and pattern.dtype != torch.bool:
+                pattern = pattern.to(dtype)[None]
+
+            def cast(blocks: list[BlockWeights]) -> list[BlockWeights]:
+                return [BlockWeights(*(t.detach().to(dtype) for t in w)) for w in blocks]
+
+            kept = self._inference[dtype] = InferenceWeights(stamp, cast(L), cast(H), pattern)
+        return kept
+
+    def levels(self, device: torch.device) -> tuple[Level, Level]:
+        """The L and H updates for one segment. In inference mode the block functions run on the
+        weights prepared once (inference_weights); otherwise the modules run on their parameters with
+        a fresh pattern, so gradients reach every weight and the relation bias."""
+        rotary, heads, eps = self.rotary, self.cfg.num_heads, self.cfg.rms_norm_eps
+        if torch.is_inference_mode_enabled():
+            w = self.inference_weights(device)
+            return (lambda z, inject: level(w.L, z, inject, heads, eps, rotary, w.pattern),
+                    lambda z, inject: level(w.H, z, inject, heads, eps, rotary, w.pattern))
+        mask = self.attention_mask()
+        return (lambda z, inject: self.L_level(z, inject, rotary, mask),
+                lambda z, inject: self.H_level(z, inject, rotary, mask))
+
     def forward(self, carry: Carry, inputs: torch.Tensor, puzzle_ids: torch.Tensor) -> SegmentOutput:
         """Run one segment. `inputs` [batch, seq] token ids; `puzzle_ids` [batch]."""
-        cfg = self.cfg
         x = self.embed_input(inputs, puzzle_ids)
-        mask = self.attention_mask()
-        z_H, z_L = carry.z_H, carry.z_L
-
-        total_calls = cfg.H_cycles * (cfg.L_cycles + 1)
-        first_grad_call = total_calls - self._num_grad_calls()
-        grad_wanted = torch.is_grad_enabled()
-        call = 0
-        for _ in range(cfg.H_cycles):
-            for _ in range(cfg.L_cycles):
-                with torch.set_grad_enabled(grad_wanted and call >= first_grad_call):
-                    z_L = self.L_level(z_L, z_H + x, self.rotary, mask)
-                call += 1
-            with torch.set_grad_enabled(grad_wanted and call >= first_grad_call):
-                z_H = self.H_level(z_H, z_L, self.rotary, mask)
-            call += 1
-
-        prefix = cfg.puzzle_emb_len
-        logits = self.lm_head(z_H[:, prefix:])
+        L, H = self.levels(x.device)
+        z_H, z_L = segment(L, H, carry.z_H, carry.z_L, x, self.cfg, self._num_grad_calls())
+        logits = self.lm_head(z_H[:, self.cfg.puzzle_emb_len :])
         q = self.q_head(z_H[:, 0]).float()
         return SegmentOutput(Carry(z_H.detach(), z_L.detach()), logits, q[:, 0], q[:, 1])
 

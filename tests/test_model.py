@@ -381,3 +381,73 @@ def test_bf16_attention_with_a_graph_matches_fp32(relations):
     assert out.dtype == torch.bfloat16
     assert torch.allclose(out.float(), ref, atol=0.05, rtol=0.05)
     assert (grad - ref_grad).norm() / ref_grad.norm() < 0.05
+
+
+INFERENCE_CONFIGS = {
+    "peers with bias": dict(vocab_size=11, seq_len=81, pos_encoding="grid", grid_shape=(9, 9), grid_box=(3, 3),
+                            attention="relations", relation="peers", relation_bias=True),
+    "window form": dict(vocab_size=6, seq_len=225, pos_encoding="none", grid_shape=(15, 15), attention="relations",
+                        relation_bias=True),
+    "global rope trm": dict(vocab_size=6, seq_len=16, architecture="trm", gradient="last_cycle"),
+}
+
+
+@pytest.mark.parametrize("name", INFERENCE_CONFIGS)
+def test_inference_path_matches_the_plain_path(name):
+    # Inference mode runs the block functions on weights prepared once; no_grad runs the modules.
+    torch.manual_seed(0)
+    model = HRM(cpu_tiny(**INFERENCE_CONFIGS[name])).eval()
+    if model.cfg.relation_bias:
+        with torch.no_grad():
+            model.relation_bias.normal_()
+    batch = random_batch(model.cfg, batch=3)
+
+    def two_segments():
+        out = model(model.initial_carry(3), batch.inputs, batch.puzzle_ids)
+        return model(out.carry, batch.inputs, batch.puzzle_ids)
+
+    for bf16 in (False, True):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.no_grad():
+                plain = two_segments()
+            with torch.inference_mode():
+                fast = two_segments()
+        assert fast.logits.dtype == plain.logits.dtype
+        for a, b in ((fast.logits, plain.logits), (fast.carry.z_H, plain.carry.z_H), (fast.carry.z_L, plain.carry.z_L),
+                     (fast.q_halt, plain.q_halt)):
+            if bf16:  # bf16 noise: the fused kernel rounds differently from the math one (which works in fp32)
+                assert (a.float() - b.float()).norm() / b.float().norm() < 0.05, name
+            else:
+                assert torch.allclose(a, b, atol=1e-4), name
+
+
+def test_inference_weights_are_built_once_per_dtype_and_follow_the_parameters():
+    torch.manual_seed(0)
+    model = HRM(cpu_tiny(**INFERENCE_CONFIGS["peers with bias"])).eval()
+    cpu = torch.device("cpu")
+    with torch.inference_mode():
+        fp32 = model.inference_weights(cpu)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = model.inference_weights(cpu)
+        assert model.inference_weights(cpu) is fp32  # kept, one per compute dtype
+    # The cached pattern is the fresh one in the fused kernel's form; the weights are the parameters.
+    assert torch.equal(fp32.pattern, model.attention_mask().detach()[None])
+    assert bf16.pattern.dtype == torch.bfloat16 and torch.equal(bf16.pattern, model.attention_mask().detach().bfloat16()[None])
+    assert torch.equal(bf16.L[-1].down, model.L_level.blocks[-1].mlp.down_proj.weight.detach().bfloat16())
+    assert torch.equal(fp32.H[0].qkv, model.H_level.blocks[0].attn.qkv_proj.weight.detach())
+    # Parameters written in place (an optimizer step, load_state_dict, EMA) are picked up.
+    batch = random_batch(model.cfg, batch=2)
+    for change in (lambda: model.relation_bias.add_(1.0), lambda: model.L_level.blocks[0].mlp.gate_up_proj.weight.mul_(2.0)):
+        with torch.no_grad():
+            change()
+            plain = model(model.initial_carry(2), batch.inputs, batch.puzzle_ids)
+        with torch.inference_mode():
+            fast = model(model.initial_carry(2), batch.inputs, batch.puzzle_ids)
+        assert torch.allclose(fast.logits, plain.logits, atol=1e-4)
+    state = {k: v + 0.01 for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    with torch.no_grad():
+        plain = model(model.initial_carry(2), batch.inputs, batch.puzzle_ids)
+    with torch.inference_mode():
+        fast = model(model.initial_carry(2), batch.inputs, batch.puzzle_ids)
+    assert torch.allclose(fast.logits, plain.logits, atol=1e-4)

@@ -186,7 +186,7 @@ def test_hard_sudoku_and_maze_sizes_sections(tmp_path, capsys):
     save_untrained_checkpoint(ckpt, SudokuTask(3, 3), "sudoku-9x9", {"train": "gen:count=64,blanks=40",
                                                                      "val": "file:elsewhere/outside9.txt[0:1]"})
     for suffix in (".safetensors", ".json"):
-        shutil.copy(IN_PROGRESS / f"maze-sizefree-9x9{suffix}", ckpt / f"maze-sizefree-9x9{suffix}")
+        shutil.copy(IN_PROGRESS / f"maze-sizefree-15x15{suffix}", ckpt / f"maze-sizefree-15x15{suffix}")
     sudoku = SudokuTask(3, 3)
     puzzles, _ = sudoku.generate(3, (50, 50), np.random.default_rng(4), progress=False)
     (tmp_path / "outside9.txt").write_text("".join(sudoku.to_string(p) + "\n" for p in puzzles))
@@ -201,7 +201,7 @@ def test_hard_sudoku_and_maze_sizes_sections(tmp_path, capsys):
     printed = capsys.readouterr().out
     report = json.loads((out / "benchmarks.json").read_text())
     assert report["errors"] == {}
-    assert "### Hard sudoku (sudoku-9x9" in printed and "### Maze sizes (maze-sizefree-9x9" in printed
+    assert "### Hard sudoku (sudoku-9x9" in printed and "### Maze sizes (maze-sizefree-15x15" in printed
     assert report["config"]["givens"] == [17, 25] and report["config"]["profile"]["hard_segments"] == [8, 16]
 
     hard = report["sudoku_hard"]["checkpoints"]["sudoku-9x9"]
@@ -219,7 +219,7 @@ def test_hard_sudoku_and_maze_sizes_sections(tmp_path, capsys):
     assert set(hard["sets"]["generated, givens 17-25"]["by_givens"]) <= {"17-20", "21-22", "23-24", "25-26"}
     assert "| generated, givens 17-25 | 16 |" in printed
 
-    sizes = report["maze_sizes"]["checkpoints"]["maze-sizefree-9x9"]
+    sizes = report["maze_sizes"]["checkpoints"]["maze-sizefree-15x15"]
     assert sizes["segments"] == [1, 2, 4, 8] and sizes["style"] == "long"
     assert {name: s["mazes"] for name, s in sizes["sets"].items()} == {
         "generated 9x9 (style long)": 4, "generated 30x30 (style long)": 4, "file mazes5_question.txt": 4}
@@ -229,12 +229,12 @@ def test_hard_sudoku_and_maze_sizes_sections(tmp_path, capsys):
         assert 0 <= s["verifier_halt"]["valid"] <= 1 and 1 <= s["verifier_halt"]["mean_segments"] <= 8
     assert sizes["gif_set"] == "generated 30x30 (style long)" and "| generated 30x30 (style long) | 4 |" in printed
     # The maze section reads the 5x5 file with the same weights (a 9x9 task could not parse it).
-    assert report["maze"]["checkpoints"]["maze-sizefree-9x9"]["puzzles"] == 2
+    assert report["maze"]["checkpoints"]["maze-sizefree-15x15"]["puzzles"] == 2
     from PIL import Image
 
-    with Image.open(out / "maze_sizes_maze-sizefree-9x9.gif") as gif:
+    with Image.open(out / "maze_sizes_maze-sizefree-15x15.gif") as gif:
         assert gif.n_frames == 8
-    for key in ("sudoku_hard_sudoku-9x9_png", "maze_sizes_maze-sizefree-9x9_png", "maze_sizes_maze-sizefree-9x9_gif"):
+    for key in ("sudoku_hard_sudoku-9x9_png", "maze_sizes_maze-sizefree-15x15_png", "maze_sizes_maze-sizefree-15x15_gif"):
         assert Path(report["files"][key]).stat().st_size > 0, key
 
 

@@ -56,6 +56,7 @@ from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import analysis  # eval/analysis.py, beside this file
+from bench_exact import parse_range  # "A-B" for --givens, as bench_exact reads it
 import maze_sizes  # eval/maze_sizes.py: the maze-sizes table
 import sudoku_hard  # eval/sudoku_hard.py: the hard-sudoku table
 
@@ -142,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seed for the test puzzles; each set uses the seed sequence [seed, size, blanks] (hard "
                              "sudoku: [seed, 9, fewest givens, most givens]; maze sizes: [seed, side]), which no training "
                              "run uses (default: %(default)s)")
-    parser.add_argument("--givens", type=givens_range, default="17-25",
+    parser.add_argument("--givens", type=parse_range, default="17-25",
                         help="givens of the fresh minimal puzzles of the hard-sudoku table, A-B; the generator makes "
                              "puzzles of 21-28 givens and keeps those in the range (default: %(default)s)")
     parser.add_argument("--arc-data-dir", type=Path,
@@ -161,18 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def profile_counts(values: tuple[int, ...]) -> str:
     return "/".join(map(str, values))
-
-
-def givens_range(text: str) -> tuple[int, int]:
-    """`A-B` (or `A`) -> (A, B), checked at once rather than after the other measurements."""
-    low, _, high = text.partition("-")
-    try:
-        low, high = int(low), int(high or low)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected A-B, e.g. 17-25; got {text!r}") from None
-    if not 0 <= low <= high <= 81:
-        raise argparse.ArgumentTypeError(f"expected 0 <= A <= B <= 81; got {text!r}")
-    return low, high
 
 
 # --------------------------------------------------------------------------------------------

@@ -279,14 +279,7 @@ def _has(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # positive ones on the 
 
 
 def _forced(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "r3c4 must be 5 because ..."
-    cell = rd.cell(m)
-    if cell is None:
-        return False, "no such cell"
-    digit = int(m.group(3))
-    value, why = rd.value_of(cell)
-    if value != digit:
-        return False, why or f"r{cell[0] + 1}c{cell[1] + 1} is not {digit}"
-    return _reason_holds(rd, cell, digit, rd.sentence(m.start()))
+    return _holds_for_reason(rd, rd.cell(m), int(m.group(3)), rd.sentence(m.start()), "no such cell")
 
 
 def _value(rd: _Reader, m: re.Match, cell_at: int = 1, digit_at: int = 3) -> tuple[bool, str]:  # "r3c4 is 5"
@@ -304,10 +297,12 @@ def _placed(rd: _Reader, m: re.Match) -> tuple[bool, str]:  # "5 goes in r3c4"
 
 def _reasoned(rd: _Reader, m: re.Match, reason: str) -> tuple[bool, str]:
     """The sentence's cell holds m's digit, for a reason that holds."""
-    cell = rd.sentence_cell(m.start())
+    return _holds_for_reason(rd, rd.sentence_cell(m.start()), int(m.group(1)), reason, "no cell is named with it")
+
+
+def _holds_for_reason(rd: _Reader, cell: Cell | None, digit: int, reason: str, no_cell: str) -> tuple[bool, str]:
     if cell is None:
-        return False, "no cell is named with it"
-    digit = int(m.group(1))
+        return False, no_cell
     value, why = rd.value_of(cell)
     if value != digit:
         return False, why or f"r{cell[0] + 1}c{cell[1] + 1} is not {digit}"

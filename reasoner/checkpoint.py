@@ -37,6 +37,16 @@ class CheckpointError(ValueError):
     the message names the file."""
 
 
+class GiveUp(BaseModel):
+    """When `solve()`'s verified halting stops trying: the first segment, from `from_segment` on,
+    whose Q-head halt logit is under `logit` (the model rates its answer hopeless). A property of
+    one checkpoint's Q-head, measured on it (`measured` says how), so it lives on its card."""
+
+    logit: float
+    from_segment: int = 1
+    measured: str = ""
+
+
 class CheckpointCard(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -55,6 +65,7 @@ class CheckpointCard(BaseModel):
     resumed_with: list[str] = []  # commands that continued it, in order
     torch_version: str = torch.__version__
     weights_sha256: str | None = None  # of the .safetensors file; None on cards older than the check
+    give_up: GiveUp | None = None  # None: verified halting runs until an answer verifies or M_max
 
 
 def card_path(weights_path: Path) -> Path:

@@ -34,9 +34,10 @@ from .tasks import PuzzleInputError, SudokuTask, Task, Variant
 # torch and the model load only when a model runs (torch takes ~1.5 s to import), so bad input is
 # reported at once: the functions that need them import them.
 if TYPE_CHECKING:
+    from .checkpoint import CheckpointCard, GiveUp
     from .model import HRM
 
-__all__ = ["solve", "SolveResult", "MazeSolveResult", "PuzzleBatchError", "CHECKPOINT_DIR", "POLICIES", "GIVE_UP_LOGIT",
+__all__ = ["solve", "SolveResult", "MazeSolveResult", "PuzzleBatchError", "CHECKPOINT_DIR", "POLICIES",
            "answer_probs", "run_model", "load_model", "default_device", "bf16_native"]
 
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
@@ -44,11 +45,6 @@ POLICIES: dict[str, Policy] = {"sudoku": SudokuPolicy(), "maze": MazePolicy()}
 # Every segment's probabilities are kept until the answer is read: a bound keeps a typo from
 # exhausting memory.
 MAX_SEGMENTS = 1024
-# halting="verified" gives a puzzle up once the Q-head, from its second segment on, rates its answer
-# below sigmoid(-6.9) = 0.1% likely right: midway between the lowest score the shipped sudoku-9x9 gave
-# a puzzle it later solved (-6.45) and the highest it gave a hard one it never solved (-7.3), so it
-# stops every one of those at segment 2 (docs/benchmarks.md).
-GIVE_UP_LOGIT = -6.9
 # Batches up to this size run on one intra-op thread: their matmuls are too small to split, and on a
 # busy CPU a second thread waiting for a core made a batch-1 segment 20x slower (docs/benchmarks.md).
 ONE_THREAD_MAX_BATCH = 4
@@ -85,8 +81,8 @@ def solve(
     or `_`. 4x4, 6x6 and 9x9 sudoku are recognised by their size.
     `segments`: how many segments the HRM runs at most (default: the checkpoint's M_max). With
     `halting="verified"` (default) each puzzle stops at the first segment whose answer the rule
-    checker accepts, or gives up once the Q-head rates its answer hopeless (GIVE_UP_LOGIT), so more
-    segments cost only the puzzles that need them; `"act"` takes the answer where the Q-head halts,
+    checker accepts, or gives up once the Q-head rates its answer hopeless (the threshold measured
+    for the checkpoint, its card's `give_up`), so more segments cost only the puzzles that need them; `"act"` takes the answer where the Q-head halts,
     as the paper's ACT intends; `"fixed"` after all `segments` (the reference's evaluation
     convention). `halted_at` reports the Q-head's halt in every mode. "verified" is the default
     because the shipped sudoku-9x9's Q-head halts at M_max on every benchmark puzzle, while most
@@ -113,8 +109,8 @@ def solve(
     results: list = [None] * len(items)
     device = device or default_device()  # only now: it loads torch
     for group in groups:
-        path, model, task_obj = _model_for(group.variant, checkpoint, device)
-        run = _runner(model, task_obj, segments or model.cfg.halt_max_steps, halting, device, precision)
+        path, model, task_obj, card = _model_for(group.variant, checkpoint, device)
+        run = _runner(model, task_obj, segments or model.cfg.halt_max_steps, halting, device, precision, card.give_up)
         indices = list(group.prepared)
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
@@ -171,7 +167,7 @@ def load_model(path: str, device: str, size: int | None = None) -> tuple[HRM, Ta
     return load_checkpoint(path, device, size=size)
 
 
-def _model_for(variant: Variant, checkpoint: str | Path | None, device: str) -> tuple[Path, HRM, Task]:
+def _model_for(variant: Variant, checkpoint: str | Path | None, device: str) -> tuple[Path, HRM, Task, CheckpointCard]:
     """The model for a variant: `checkpoint`, else the variant's own in CHECKPOINT_DIR, else its
     fallback (mazes: the size-free `maze` model, rebuilt for their side)."""
     path = Path(checkpoint) if checkpoint else CHECKPOINT_DIR / variant.checkpoint
@@ -185,13 +181,13 @@ def _model_for(variant: Variant, checkpoint: str | Path | None, device: str) -> 
             f"--out runs/{variant.name} --export {CHECKPOINT_DIR / variant.name}.safetensors` or pass checkpoint=..."
         )
     try:
-        model, task_obj, _ = load_model(str(path), device, variant.params.get("size"))
+        model, task_obj, card = load_model(str(path), device, variant.params.get("size"))
     except GridSizeError as err:
         raise PuzzleInputError(f"checkpoint {path} cannot run a {variant.name}: {err}") from None
     size = getattr(task_obj, "size", None)
     if f"{task_obj.name}-{size}x{size}" != variant.name:
         raise PuzzleInputError(f"checkpoint {path} is for {task_obj!r}, the puzzle is a {variant.name}")
-    return path, model, task_obj
+    return path, model, task_obj, card
 
 
 def default_device() -> str:
@@ -280,11 +276,12 @@ def _autocast(device: str, precision: str):
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=wanted)
 
 
-def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str, precision: str = "auto") -> Answers:
+def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str, precision: str = "auto",
+                 give_up: GiveUp | None = None) -> Answers:
     """Run segments until each puzzle stops: at its Q-head's halt ("act"), at the first segment whose
-    answer the verifier accepts ("verified"; or, from the second segment on, when the Q-head gives
-    the answer under sigmoid(GIVE_UP_LOGIT) of being right), or after all `segments` ("fixed"). A
-    stopped puzzle leaves the batch, so later segments cost only the puzzles still running."""
+    answer the verifier accepts ("verified"; or, with `give_up`, from its `from_segment` on, when the
+    Q-head's halt logit is under its `logit`), or after all `segments` ("fixed"). A stopped puzzle
+    leaves the batch, so later segments cost only the puzzles still running."""
     import torch
 
     from .act import answer_probabilities, wants_halt
@@ -312,7 +309,8 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
                 done = q_halts
             elif halting == "verified":
                 accepted = task.accepts(grids[live], seg_probs.argmax(-1).numpy())
-                hopeless = (out.q_halt < GIVE_UP_LOGIT).cpu().numpy() & (segment >= 2) & ~accepted
+                hopeless = np.zeros(len(live), dtype=bool) if give_up is None or segment < give_up.from_segment \
+                    else (out.q_halt < give_up.logit).cpu().numpy() & ~accepted
                 gave_up[live[hopeless]] = True
                 done = accepted | hopeless
             else:
@@ -331,15 +329,18 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
     return Answers(probs, used, halted_at, gave_up)
 
 
-def _runner(model: HRM, task: Task, segments: int, halting: str, device: str, precision: str) -> Runner:
-    """What a policy calls to run the model: `answer_probs` with this variant's model and settings."""
-    return lambda grids: answer_probs(model, task, grids, segments, halting, device, precision)
+def _runner(model: HRM, task: Task, segments: int, halting: str, device: str, precision: str,
+            give_up: GiveUp | None) -> Runner:
+    """What a policy calls to run the model: `answer_probs` with this variant's model and settings, for
+    `segments` or fewer."""
+    return lambda grids, most=None: answer_probs(model, task, grids, min(most or segments, segments), halting, device,
+                                                 precision, give_up)
 
 
 def run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str,
-              precision: str = "auto") -> tuple[np.ndarray, np.ndarray, Answers]:
+              precision: str = "auto", give_up: GiveUp | None = None) -> tuple[np.ndarray, np.ndarray, Answers]:
     """HRM answers for a stack of sudoku grids, as `answer_probs` runs them: (answers [B,n,n],
     digit probabilities [B,n,n,n], the run's Answers)."""
-    run = answer_probs(model, task, grids, segments, halting, device, precision)
+    run = answer_probs(model, task, grids, segments, halting, device, precision, give_up)
     answers, digit_probs = read_digits(run, task.size)
     return answers, digit_probs, run

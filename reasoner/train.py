@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override a model config field, e.g. --model hidden_size=256 --model gradient=last_cycle")
     parser.add_argument("--train-data", help="training puzzles: gen:KEY=VALUE,... (sudoku: count=N,blanks=A[-B], or "
                         "count=N,givens=A[-B][,rating=A[-B]] for minimal puzzles rated by the exact solver's dead ends; "
-                        "maze: count=N[,walls=A-B][,min_path=K]), file:PATH[start:end], or for ARC arc:eval=SET,train=SET+SET,"
+                        "maze: count=N[,walls=A-B][,min_path=K][,style=long][,side=S: S x S mazes walled in, to train several sizes "
+                        "in one run]), file:PATH[start:end], or for ARC arc:eval=SET,train=SET+SET,"
                         "aug=N,... (docs/arc.md); join sources with + to train on all of them, e.g. "
                         "gen:count=4000,blanks=45-56+file:PATH[0:800] (default: the task's own)")
     parser.add_argument("--val-data", help="held-out puzzles, same syntax; any that also occur in the training data "

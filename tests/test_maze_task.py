@@ -7,6 +7,7 @@ import pytest
 
 from reasoner.tasks import VARIANTS, MazeTask, PuzzleInputError, make_task
 from reasoner.tasks.maze import UnreachableGoalError, default_min_path
+from reasoner.tasks.maze_long import long_min_path
 from reasoner.train import main as train_main
 from verifiers.maze import bfs_shortest_path, check_maze_answer, label_maze
 
@@ -271,7 +272,10 @@ def test_file_errors_name_the_line(tmp_path):
 @pytest.mark.parametrize(
     "source, message",
     [
-        ("gen:count=5,blanks=40", r"unknown key\(s\) blanks; allowed keys are count, min_path, style, walls"),
+        ("gen:count=5,blanks=40", r"unknown key\(s\) blanks; allowed keys are count, min_path, side, style, walls"),
+        ("gen:count=5,side=2", "side must be between 3 and"),
+        ("gen:count=5,side=99", "side must be between 3 and"),
+        ("gen:count=5,side=nine", "numbers expected"),
         ("gen:walls=0.3", "need count=N"),
         ("gen:count=five", "numbers expected"),
         ("gen:count=5,min_path", "need count=N"),
@@ -308,3 +312,20 @@ def test_training_smoke_on_generated_9x9_mazes(tmp_path):
     assert (out / "best.safetensors").is_file()
     card = json.loads((out / "best.json").read_text())
     assert card["task"] == {"name": "maze", "size": 9}
+
+
+def test_smaller_mazes_sit_inside_walls_with_their_own_shortest_path():
+    # side=9 in a 15x15 task: each 9x9 maze somewhere in a grid of walls; the label is the canonical
+    # shortest path of the whole grid, which is the small maze's (the tie-break ignores where it sits).
+    task = MazeTask(15)
+    examples = task.load_examples("gen:count=6,style=long,side=9", np.random.default_rng(5), progress=False)
+    corners = set()
+    for question, label in zip(examples.inputs, examples.labels):
+        grid, answer = task.decode(question), task.decode(label)
+        open_rows, open_cols = np.nonzero(grid != "#")
+        assert open_rows.max() - open_rows.min() < 9 and open_cols.max() - open_cols.min() < 9
+        corners.add((int(open_rows.min()), int(open_cols.min())))
+        text = "".join(grid.ravel())
+        assert check_maze_answer(text, "".join(answer.ravel()), side=15).matches_label
+        assert bfs_shortest_path(text, side=15).length >= long_min_path(9)  # a long 9x9 path
+    assert len(corners) > 1  # placed at random

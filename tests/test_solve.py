@@ -231,13 +231,13 @@ class ScriptedModel(torch.nn.Module):
         return SegmentOutput(Carry(carry.z_H, carry.z_L + 1), logits, q_halt, torch.zeros(len(inputs)))
 
 
-def run_scripted(halting, right_from, halt_from, q_halt_wrong=-1.0, segments=6):
+def run_scripted(halting, right_from, halt_from, q_halt_wrong=-1.0, segments=6, give_up=None):
     from reasoner import inference
 
     puzzles, solutions = generated_4x4(len(right_from), seed=3)
     model = ScriptedModel(solutions, right_from, halt_from, q_halt_wrong)
     grids = np.stack([TASK4.parse(p) for p in puzzles])
-    answers, _, run = inference.run_model(model, TASK4, grids, segments, halting, "cpu", "fp32")
+    answers, _, run = inference.run_model(model, TASK4, grids, segments, halting, "cpu", "fp32", give_up)
     right = [bool(np.array_equal(a, s)) for a, s in zip(answers, solutions)]
     return right, run, model.seen
 
@@ -259,11 +259,37 @@ def test_act_and_fixed_halting_take_the_answer_where_they_stop():
 
 
 def test_verified_halting_gives_up_where_the_q_head_rates_the_answer_hopeless():
-    from reasoner.inference import GIVE_UP_LOGIT
+    from reasoner.checkpoint import GiveUp
 
-    right, run, _ = run_scripted("verified", right_from=[1, 99], halt_from=[99, 99], q_halt_wrong=GIVE_UP_LOGIT - 1)
-    assert right == [True, False]  # a verified answer is taken even when the Q-head doubts it
-    assert run.used.tolist() == [1, 2] and run.gave_up.tolist() == [False, True]  # from the second segment on
+    for from_segment in (1, 2, 3):
+        right, run, _ = run_scripted("verified", right_from=[1, 99], halt_from=[99, 99], q_halt_wrong=-6.0,
+                                     give_up=GiveUp(logit=-5.0, from_segment=from_segment))
+        assert right == [True, False]  # a verified answer is taken even when the Q-head doubts it
+        assert run.used.tolist() == [1, from_segment] and run.gave_up.tolist() == [False, True]
+    # Above the threshold, or with no threshold (a card without one), it runs to the last segment.
+    for give_up in (GiveUp(logit=-7.0), None):
+        _, run, _ = run_scripted("verified", right_from=[1, 99], halt_from=[99, 99], q_halt_wrong=-6.0, give_up=give_up)
+        assert run.used.tolist() == [1, 6] and not run.gave_up.any()
+
+
+def test_solve_gives_up_as_the_checkpoint_card_says(untrained_checkpoint, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from reasoner.inference import load_model
+
+    # An untrained model's Q-head sits near its initial bias (-5): a card threshold above it gives up
+    # at once; the card without one runs every segment.
+    weights = Path(untrained_checkpoint)
+    copy = tmp_path / "give-up.safetensors"
+    shutil.copy(weights, copy)
+    card = json.loads(weights.with_suffix(".json").read_text())
+    card["give_up"] = {"logit": 0.0, "from_segment": 1, "measured": "test"}
+    copy.with_suffix(".json").write_text(json.dumps(card))
+    load_model.cache_clear()
+    hard = "1...\n....\n....\n...."  # a 4x4 with many solutions: an untrained model does not verify it
+    assert solve(hard, checkpoint=str(copy), segments=5, repair=False).segments_used == 1
+    assert solve(hard, checkpoint=untrained_checkpoint, segments=5, repair=False).segments_used == 5
 
 
 def test_precision_switch(untrained_checkpoint):

@@ -31,8 +31,9 @@ class Answers:
     gave_up: np.ndarray  # [B] stopped because the Q-head rated the answer hopeless ("verified")
 
 
-# Runs the variant's model (its segments, halting, device and precision fixed) on a stack of grids.
-Runner = Callable[[np.ndarray], Answers]
+# Runs the variant's model (its halting, device and precision fixed) on a stack of grids, for at most
+# the given number of segments (None: solve()'s `segments`, which also bounds it).
+Runner = Callable[[np.ndarray, int | None], Answers]
 
 
 @dataclass

@@ -75,7 +75,7 @@ class MazePolicy:
 
     def answer(self, chunk: Chunk) -> list[MazeSolveResult]:
         task, grids, reachable = chunk.task, chunk.grids, chunk.facts
-        run = chunk.run(grids)
+        run = chunk.run(grids, None)
         tokens = run.probs.argmax(-1).numpy()
         finite = run.probs.isfinite().flatten(1).all(1).numpy()
         confidence = run.probs.max(-1).values.numpy().reshape(len(grids), task.size, task.size)

@@ -2,7 +2,7 @@
 if the verifier accepts it, else repair it guided by the model:
 
   * keep the confident, mutually consistent cells as extra givens and (when they add at least
-    REPAIR_MIN_NEW_CELLS) run the HRM again;
+    REPAIR_MIN_NEW_CELLS) run the HRM again, for at most REPAIR_SEGMENTS;
   * if that fails too, a constraint-propagating search that tries values in the order of the
     model's probabilities (exhaustive, so it always ends with a verified solution when one exists).
 """
@@ -21,10 +21,14 @@ from ..tasks.sudoku import SEPARATOR_CHARS
 from .base import NON_FINITE_NOTE, Answers, Chunk
 
 REPAIR_CONFIDENCE = 0.9
-# The repair's second HRM run only when it adds this many cells: on the shipped sudoku-9x9, of 136
-# repairs of generated 45-55-blank puzzles none that added fewer succeeded (the successes added 5-39);
-# on hard puzzles the model is rarely confident, so they go straight to the search.
-REPAIR_MIN_NEW_CELLS = 5
+# The repair's second HRM run only when it adds this many cells, for at most REPAIR_SEGMENTS: it costs
+# a puzzle up to that many segments more, and the search answers anyway. Measured on the shipped
+# sudoku-9x9 (100 each of Sudoku-Extreme rows 900-999, generated minimal puzzles with 17-25 givens,
+# 50 and 55 blanks): of reruns adding 0-4 cells none succeeded (97), of 5-9 cells 31 of 154, of
+# 10-29 cells 34 of 62; capped at 8 segments a rerun keeps 9 of the 11 / 12 of the 13 / 32 of the 38
+# successes 16 segments give on Extreme / 17-25 givens / 55 blanks (docs/benchmarks.md).
+REPAIR_MIN_NEW_CELLS = 10
+REPAIR_SEGMENTS = 8
 
 
 class SolveResult(BaseModel):
@@ -119,7 +123,7 @@ class SudokuPolicy:
 
     def answer(self, chunk: Chunk) -> list[SolveResult]:
         task, grids = chunk.task, chunk.grids
-        run = chunk.run(grids)
+        run = chunk.run(grids, None)
         answers, digit_probs = read_digits(run, task.size)
         finite = np.isfinite(digit_probs).all(axis=(1, 2, 3))  # False: no guidance to take from the model
         best = digit_probs.max(-1)
@@ -174,7 +178,7 @@ def _repair(chunk: Chunk, todo: list[int], answers: np.ndarray, confidence: np.n
     rerun = [i for i in todo if (partials[i] != grids[i]).sum() >= REPAIR_MIN_NEW_CELLS]
     retry = {}
     if rerun:
-        again, _ = read_digits(chunk.run(np.stack([partials[i] for i in rerun])), task.size)
+        again, _ = read_digits(chunk.run(np.stack([partials[i] for i in rerun]), REPAIR_SEGMENTS), task.size)
         retry = dict(zip(rerun, again))
     found = {}
     for i in todo:

@@ -339,11 +339,14 @@ class MazeTask(Task):
             gen:count=500,walls=0.28-0.45,min_path=20 wall fraction range (or one value), path bound
             gen:count=500,style=long                  paths lengthened to Maze-Hard's profile
                                                       (>= 3.67 N cells; min_path may change it)
+            gen:count=500,style=long,side=9           9x9 mazes, each at a random place in this
+                                                      task's grid, walls all around: one run
+                                                      trains several sizes without forgetting
             file:PATH                                 a Maze-Hard style file (see load_file)
             file:PATH[0:900]                          lines 0..899 of it
         """
-        usage = "need count=N[,walls=A[-B]][,min_path=K][,style=random|long]"
-        spec = parse_source(source, {"count", "walls", "min_path", "style"}, {"count"}, usage)
+        usage = "need count=N[,walls=A[-B]][,min_path=K][,style=random|long][,side=S]"
+        spec = parse_source(source, {"count", "walls", "min_path", "style", "side"}, {"count"}, usage)
         if spec.kind == "gen":
             opts = spec.options
             try:
@@ -353,12 +356,18 @@ class MazeTask(Task):
                     lo, _, hi = opts["walls"].partition("-")
                     walls = (float(lo), float(hi or lo))
                 min_path = int(opts["min_path"]) if "min_path" in opts else None
+                side = int(opts.get("side", self.size))
             except ValueError:
                 raise ValueError(f"bad generator spec {source!r}: {usage} (numbers expected)") from None
             if count < 1:
                 raise ValueError(f"bad generator spec {source!r}: count must be at least 1")
-            questions, answers = self.generate(count, rng, walls, min_path, progress=progress,
-                                               style=opts.get("style", "random"))
+            if not 3 <= side <= self.size:
+                raise ValueError(f"bad generator spec {source!r}: side must be between 3 and the task's {self.size}")
+            maker = self if side == self.size else MazeTask(side)
+            questions, answers = maker.generate(count, rng, walls, min_path, progress=progress,
+                                                style=opts.get("style", "random"))
+            if side < self.size:
+                questions, answers = inside_walls(questions, answers, self.size, rng)
         else:
             questions, answers = self.load_file(spec.path, spec.rows)
         return self.examples_from_grids(questions, answers)
@@ -372,6 +381,20 @@ class MazeTask(Task):
             return maze_rules.check_maze_answer(_flat(puzzle), _flat(answer), side=self.size)
         except maze_rules.MazeInputError as err:
             raise MazeQuestionError(str(err), cells=err.cells) from None
+
+
+def inside_walls(questions: np.ndarray, answers: np.ndarray, size: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Smaller mazes [count, k, k], each put at a random place in a size x size grid of walls: the
+    same maze, with the same shortest path (the labelling tie-break does not depend on where the maze
+    sits), as a maze of the larger size."""
+    count, k = len(questions), questions.shape[1]
+    big_q = np.full((count, size, size), WALL, dtype="<U1")
+    big_a = big_q.copy()
+    for i, (r, c) in enumerate(rng.integers(0, size - k + 1, (count, 2))):
+        big_q[i, r : r + k, c : c + k] = questions[i]
+        big_a[i, r : r + k, c : c + k] = answers[i]
+    return big_q, big_a
 
 
 def maze_side(maze: Any) -> int:

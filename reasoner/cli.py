@@ -17,6 +17,7 @@ examples:
   hrm-solve "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
   hrm-solve --file puzzles.txt          # one puzzle per line, prints one answer per line
   hrm-solve "1..4.4....2..3.." --no-repair --segments 2
+  hrm-solve --file hard.txt --no-repair --no-give-up --views 8 --segments 32   # the HRM alone, trying hard
   hrm-solve --task maze - < maze.txt    # a maze as N lines of '#' (wall), ' ' (open), 'S', 'G'
   hrm-solve --task maze --file mazes.txt  # one N*N-character maze per line (the Maze-Hard format)
 
@@ -52,7 +53,8 @@ def _puzzles(args, parser) -> list[tuple[int | None, str]]:
 
 def _solve_chunk(texts: list[str], args) -> tuple[list, dict[int, str]]:
     """Results for the good puzzles of a chunk (None where bad) and the bad ones' reasons by index."""
-    options = dict(checkpoint=args.checkpoint, segments=args.segments, halting=args.halting, repair=not args.no_repair, precision=args.precision)
+    options = dict(checkpoint=args.checkpoint, segments=args.segments, halting=args.halting, repair=not args.no_repair,
+                   precision=args.precision, views=args.views, give_up=not args.no_give_up)
     results: list = [None] * len(texts)
     try:
         return solve(texts, args.task, batch=True, **options), {}
@@ -89,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="verified: stop each puzzle at the first segment whose answer the rule checker accepts, or "
                              "where the halting head rates it hopeless (default); act: where the model's halting head "
                              "stops; fixed: after all --segments")
+    parser.add_argument("--views", type=int, default=1, metavar="N",
+                        help="run each puzzle as N symmetric copies (shuffled rows/columns/digits; mazes: turned or "
+                             "mirrored, at most 8) and take the first whose answer verifies: more puzzles solved by the "
+                             "HRM itself at up to N times the work (default: 1)")
+    parser.add_argument("--no-give-up", action="store_true",
+                        help="with --halting verified, keep going until an answer verifies or --segments run out, even "
+                             "where the halting head rates the puzzle hopeless")
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
                         help="auto: bf16 where the CPU computes it natively (AVX512-BF16 or AMX), else fp32 (default)")
     parser.add_argument("--no-repair", action="store_true", help="report the HRM's own answer only; no repair or search")

@@ -48,6 +48,9 @@ MAX_SEGMENTS = 1024
 # Batches up to this size run on one intra-op thread: their matmuls are too small to split, and on a
 # busy CPU a second thread waiting for a core made a batch-1 segment 20x slower (docs/benchmarks.md).
 ONE_THREAD_MAX_BATCH = 4
+MAX_VIEWS = 64
+# The random symmetries of test-time views are drawn from this seed: the same puzzle, the same views.
+VIEW_SEED = 0
 
 
 class PuzzleBatchError(PuzzleInputError):
@@ -69,6 +72,8 @@ def solve(
     segments: int | None = None,
     halting: Literal["act", "verified", "fixed"] = "verified",
     repair: bool = True,
+    views: int = 1,
+    give_up: bool = True,
     device: str | None = None,
     batch_size: int = 256,
     batch: bool | None = None,
@@ -87,6 +92,12 @@ def solve(
     convention). `halted_at` reports the Q-head's halt in every mode. "verified" is the default
     because the shipped sudoku-9x9's Q-head halts at M_max on every benchmark puzzle, while most
     40-blank puzzles verify after 2-3 segments (docs/benchmarks.md).
+    `views`: with halting="verified", run each puzzle as this many symmetric copies of itself (sudoku:
+    shuffled rows, columns and digits; mazes: turned or mirrored, at most 8) and take the first copy
+    whose answer verifies: on hard puzzles the copies fail on different puzzles, so the HRM alone
+    solves more (docs/results.md), at up to `views` times the compute.
+    `give_up=False`: verified halting never gives up on the Q-head's word; each puzzle runs until an
+    answer verifies or `segments` run out (the default gives up where the checkpoint's card says).
     `precision`: "auto" runs in bf16 where the device computes in bf16 natively (AVX512-BF16/AMX
     CPUs, CUDA), fp32 elsewhere; "bf16" / "fp32" force one.
     `repair=False` returns the HRM's verdict alone (answer None when it was wrong).
@@ -101,7 +112,7 @@ def solve(
     that is missing or broken. A model whose output is not finite never raises: the exact search
     answers, with a note.
     """
-    _check_options(task, checkpoint, segments, halting, repair, batch_size, batch, precision)
+    _check_options(task, checkpoint, segments, halting, repair, batch_size, batch, precision, views, give_up)
     device = _device(device)
     policy = POLICIES[task]
     items, batch = _items(puzzles, batch, policy)
@@ -110,7 +121,8 @@ def solve(
     device = device or default_device()  # only now: it loads torch
     for group in groups:
         path, model, task_obj, card = _model_for(group.variant, checkpoint, device)
-        run = _runner(model, task_obj, segments or model.cfg.halt_max_steps, halting, device, precision, card.give_up)
+        run = _runner(model, task_obj, segments or model.cfg.halt_max_steps, halting, device, precision,
+                      card.give_up if give_up else None, views)
         indices = list(group.prepared)
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
@@ -221,7 +233,7 @@ def _whole(value: Any) -> bool:
 
 
 def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repair: Any, batch_size: Any,
-                   batch: Any, precision: Any) -> None:
+                   batch: Any, precision: Any, views: Any, give_up: Any) -> None:
     """ValueError with the reason for any unusable option of `solve` (the puzzles are checked later)."""
     if not isinstance(task, str) or task not in POLICIES:
         raise ValueError(f"unknown task {task!r}; available: {', '.join(POLICIES)}")
@@ -234,8 +246,13 @@ def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repa
         raise ValueError(f"halting must be 'verified', 'act' or 'fixed', got {halting!r}")
     if not isinstance(precision, str) or precision not in ("auto", "bf16", "fp32"):
         raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
-    if not isinstance(repair, (bool, np.bool_)):
-        raise ValueError(f"repair must be True or False, got {repair!r}")
+    for name, value in (("repair", repair), ("give_up", give_up)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    if not (_whole(views) and 1 <= views <= MAX_VIEWS):
+        raise ValueError(f"views must be a whole number from 1 to {MAX_VIEWS}, got {views!r}")
+    if views > 1 and halting != "verified":
+        raise ValueError(f"views take the first copy whose answer verifies: they need halting='verified', not {halting!r}")
     if not (_whole(batch_size) and batch_size >= 1):
         raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
     if batch is not None and not isinstance(batch, bool):
@@ -277,46 +294,68 @@ def _autocast(device: str, precision: str):
 
 
 def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str, precision: str = "auto",
-                 give_up: GiveUp | None = None) -> Answers:
+                 give_up: GiveUp | None = None, views: int = 1) -> Answers:
     """Run segments until each puzzle stops: at its Q-head's halt ("act"), at the first segment whose
     answer the verifier accepts ("verified"; or, with `give_up`, from its `from_segment` on, when the
     Q-head's halt logit is under its `logit`), or after all `segments` ("fixed"). A stopped puzzle
-    leaves the batch, so later segments cost only the puzzles still running."""
+    leaves the batch, so later segments cost only the puzzles still running.
+    With `views` > 1 ("verified" only) each puzzle runs as that many symmetric copies of itself
+    (reasoner/views.py), and stops as soon as any copy's answer verifies: that answer, mapped back, is
+    its answer; if none does, its own (the first copy's) where that copy stopped."""
     import torch
 
     from .act import answer_probabilities, wants_halt
     from .model import Carry
+    from .views import apply_views, undo_probs
 
     grids = np.stack(grids)
     count = len(grids)
-    inputs = torch.from_numpy(np.stack([task.encode(g) for g in grids])).to(device)
-    ids = torch.zeros(count, dtype=torch.long, device=device)
-    carry = model.initial_carry(count, device)
+    tokens = np.stack([task.encode(g) for g in grids])
+    maps = task.view_maps(views, np.random.default_rng(VIEW_SEED)) if views > 1 else None
+    checked = grids  # what the verifier checks each row's answer against
+    if maps is not None:
+        tokens = apply_views(tokens, *maps)
+        checked = np.stack([task.decode(t) for t in tokens])
+    owner, view = np.divmod(np.arange(len(tokens)), views)
+    inputs = torch.from_numpy(tokens).to(device)
+    ids = torch.zeros(len(tokens), dtype=torch.long, device=device)
+    carry = model.initial_carry(len(tokens), device)
     probs = torch.empty(count, inputs.shape[1], model.cfg.vocab_size)
-    used = np.full(count, segments)
+    used = np.zeros(count, dtype=np.int64)  # segments run (by the copy that ran longest)
     halted_at = np.zeros(count, dtype=np.int64)  # 0: not yet
     gave_up = np.zeros(count, dtype=bool)
-    live = np.arange(count)  # rows still running
-    with torch.inference_mode(), _autocast(device, precision), _threads_for(count, device):
+    verified = np.zeros(count, dtype=bool)  # `probs` holds an answer the verifier accepted
+    live = np.arange(len(tokens))  # rows still running
+    with torch.inference_mode(), _autocast(device, precision), _threads_for(len(tokens), device):
         for segment in range(1, segments + 1):
             out = model(carry, inputs, ids)
             seg_probs = answer_probabilities(out.logits, model.cfg.loss).cpu()
             q_halts = wants_halt(model, out.q_halt, out.q_continue).cpu().numpy()
-            halted_at[live[q_halts & (halted_at[live] == 0)]] = segment
+            mine, own = owner[live], view[live] == 0
+            used[mine] = segment
+            halted_at[mine[own & q_halts & (halted_at[mine] == 0)]] = segment
+            accepted = np.zeros(len(live), dtype=bool)
             if segment == segments:
                 done = np.ones(len(live), dtype=bool)
             elif halting == "act":
                 done = q_halts
             elif halting == "verified":
-                accepted = task.accepts(grids[live], seg_probs.argmax(-1).numpy())
+                accepted = task.accepts(checked[live], seg_probs.argmax(-1).numpy())
                 hopeless = np.zeros(len(live), dtype=bool) if give_up is None or segment < give_up.from_segment \
                     else (out.q_halt < give_up.logit).cpu().numpy() & ~accepted
-                gave_up[live[hopeless]] = True
+                gave_up[mine[hopeless & own]] = True
                 done = accepted | hopeless
             else:
                 done = np.zeros(len(live), dtype=bool)
-            probs[live[done]] = seg_probs[done]
-            used[live[done]] = segment
+            new = np.flatnonzero(accepted & ~verified[mine])
+            if len(new):  # a puzzle's first verified copy
+                puzzles, first = np.unique(mine[new], return_index=True)
+                rows = new[first]
+                probs[puzzles] = seg_probs[rows] if maps is None else undo_probs(seg_probs[rows], *maps, view[live[rows]])
+                verified[puzzles] = True
+            stopped = done & own & ~verified[mine]  # its own answer, where it stopped
+            probs[mine[stopped]] = seg_probs[stopped]
+            done |= verified[mine]  # every copy of a verified puzzle stops
             if done.all():
                 break
             if done.any():
@@ -326,15 +365,15 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
             else:
                 carry = out.carry
     halted_at = np.where(halted_at == 0, used, halted_at)
-    return Answers(probs, used, halted_at, gave_up)
+    return Answers(probs, used, halted_at, gave_up & ~verified)
 
 
 def _runner(model: HRM, task: Task, segments: int, halting: str, device: str, precision: str,
-            give_up: GiveUp | None) -> Runner:
+            give_up: GiveUp | None, views: int) -> Runner:
     """What a policy calls to run the model: `answer_probs` with this variant's model and settings, for
     `segments` or fewer."""
     return lambda grids, most=None: answer_probs(model, task, grids, min(most or segments, segments), halting, device,
-                                                 precision, give_up)
+                                                 precision, give_up, views)
 
 
 def run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str,

@@ -334,3 +334,76 @@ def test_a_small_batch_runs_on_one_thread_and_restores_the_setting(untrained_che
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+class ViewSolver(torch.nn.Module):
+    """Stands in for an HRM that solves only the rows `solved_rows` of a batch (from its first segment):
+    the others get a wrong answer. Its answers are in the coordinates of the rows it is given."""
+
+    def __init__(self, solved_rows):
+        super().__init__()
+        self.cfg = cpu_tiny(TASK4.vocab_size, TASK4.seq_len)
+        self.solved_rows = set(solved_rows)
+
+    def initial_carry(self, batch, device=None):
+        from reasoner.model import Carry
+        rows = torch.arange(batch, dtype=torch.float32)[:, None, None]
+        return Carry(rows.clone(), torch.zeros(batch, 1, 1))
+
+    def forward(self, carry, inputs, puzzle_ids):
+        from reasoner.model import Carry, SegmentOutput
+        answers = []
+        for row, tokens in zip(carry.z_H[:, 0, 0].long().tolist(), inputs.numpy()):
+            grid = TASK4.decode(tokens)
+            solution = np.asarray(rules.guided_search(grid, 2, 2).solution)
+            answers.append(TASK4.encode(solution if row in self.solved_rows else np.where(grid > 0, grid, 1)))
+        logits = torch.nn.functional.one_hot(torch.from_numpy(np.stack(answers)), TASK4.vocab_size).float() * 10
+        return SegmentOutput(carry, logits, torch.full((len(inputs),), -9.0), torch.zeros(len(inputs)))
+
+
+def test_views_take_the_first_copy_whose_answer_verifies_mapped_back():
+    from reasoner.inference import answer_probs
+
+    puzzles, solutions = generated_4x4(3, seed=5)
+    grids = np.stack([TASK4.parse(p) for p in puzzles])
+    # Four copies per puzzle (rows 4b .. 4b+3); the model solves copy 2 of puzzle 0, copy 3 of puzzle 2.
+    run = answer_probs(ViewSolver({2, 11}), TASK4, grids, 3, "verified", "cpu", "fp32", views=4)
+    answers = run.probs.argmax(-1).numpy() - 1  # tokens 2.. are digits 1..
+    assert np.array_equal(answers[0].reshape(4, 4), solutions[0]) and np.array_equal(answers[2].reshape(4, 4), solutions[2])
+    assert not np.array_equal(answers[1].reshape(4, 4), solutions[1])  # no copy of it was solved
+    assert run.used.tolist() == [1, 3, 1]  # a verified copy stops every copy of its puzzle
+    # One view is the puzzle itself: the same model, without views, solves none of them but row 2's puzzle.
+    run = answer_probs(ViewSolver({2}), TASK4, grids, 3, "verified", "cpu", "fp32")
+    assert [np.array_equal(a.reshape(4, 4), s) for a, s in zip(run.probs.argmax(-1).numpy() - 1, solutions)] == [False, False, True]
+
+
+def test_views_are_symmetries_and_map_back():
+    from reasoner.tasks import VARIANTS
+    from reasoner.views import apply_views, undo_probs
+
+    for name, source, views in (("sudoku-9x9", "gen:count=2,blanks=40", 6), ("sudoku-6x6", "gen:count=2,blanks=20", 3),
+                                ("maze-9x9", "gen:count=2", 8)):
+        task = VARIANTS[name].make()
+        rng = np.random.default_rng(1)
+        examples = task.load_examples(source, rng, progress=False)
+        cells, tokens = task.view_maps(views, rng)
+        questions, labels = apply_views(examples.inputs, cells, tokens), apply_views(examples.labels, cells, tokens)
+        assert np.array_equal(questions[::views], examples.inputs)  # the identity comes first
+        assert len({q.tobytes() for q in questions}) == len(questions)  # the others differ
+        assert all(task.verify(task.decode(q), task.decode(a)).ok for q, a in zip(questions, labels))
+        one_hot = torch.nn.functional.one_hot(torch.from_numpy(labels), task.vocab_size).float()
+        back = undo_probs(one_hot, cells, tokens, np.tile(np.arange(views), 2)).argmax(-1).numpy()
+        originals = np.repeat(examples.inputs, views, 0)
+        assert all(task.verify(task.decode(q), task.decode(a)).ok for q, a in zip(originals, back))
+    with pytest.raises(ValueError, match="8 views"):
+        VARIANTS["maze-9x9"].make().view_maps(9, rng)
+
+
+def test_views_and_give_up_options_are_checked():
+    for bad in (0, 65, 2.5, True):
+        with pytest.raises(ValueError, match="views"):
+            solve(PUZZLE4, views=bad)
+    with pytest.raises(ValueError, match="halting='verified'"):
+        solve(PUZZLE4, views=4, halting="fixed")
+    with pytest.raises(ValueError, match="give_up"):
+        solve(PUZZLE4, give_up="no")

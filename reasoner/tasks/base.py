@@ -137,6 +137,13 @@ class Task(ABC):
     def augment(self, examples: Examples, rng: np.random.Generator) -> Examples:
         """A randomly transformed copy; every valid (puzzle, solution) pair must stay valid."""
 
+    def view_maps(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """`count` symmetries of the task, the identity first, for test-time views (reasoner/views.py):
+        (cell maps [count, seq_len], token maps [count, vocab]); a puzzle's view is
+        `token_map[tokens[cell_map]]`, and a right answer of a view is, mapped back, a right answer
+        of the puzzle. ValueError for a task without them."""
+        raise ValueError(f"{self.name} has no test-time views")
+
     @abstractmethod
     def load_examples(self, source: str, rng: np.random.Generator, **options: Any) -> Examples:
         """Examples from a named generator or a file; see the task's docs for `source`."""

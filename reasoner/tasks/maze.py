@@ -218,6 +218,16 @@ class MazeTask(Task):
             labels[i] = self._encode_strings([maze_rules.label_maze(text, side=n)])[0]
         return Examples(inputs, labels, examples.puzzle_ids.copy())
 
+    def view_maps(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The identity and `count - 1` of the other 7 symmetries of the square, in random order; a
+        shortest path of a turned maze, turned back, is one of the maze (not always its label)."""
+        if not 1 <= count <= 8:
+            raise ValueError(f"a maze has 8 views (the symmetries of the square), not {count}")
+        cells = np.arange(self.seq_len).reshape(self.size, self.size)
+        order = [0, *(1 + rng.permutation(7))][:count]
+        cell_maps = np.stack([dihedral(cells, int(k)).reshape(-1) for k in order])
+        return cell_maps, np.tile(np.arange(self.vocab_size), (count, 1))
+
     # -- data ---------------------------------------------------------------------------------
 
     def generate(

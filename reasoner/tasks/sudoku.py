@@ -153,12 +153,22 @@ class SudokuTask(Task):
             index = index.T
         return index.reshape(-1)
 
-    def augment(self, examples: Examples, rng: np.random.Generator) -> Examples:
-        count = len(examples)
-        cell_maps = np.stack([self.random_cell_order(rng) for _ in range(count)])
-        # Token lookup per example: PAD and blank stay, digit tokens 2..n+1 are permuted.
+    def random_maps(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """`count` random symmetries: cell maps (random_cell_order) and token maps in which PAD and
+        blank stay and the digit tokens 2..n+1 are permuted."""
+        cell_maps = np.stack([self.random_cell_order(rng) for _ in range(count)]).reshape(count, self.seq_len)
         digit_maps = np.tile(np.arange(self.vocab_size), (count, 1))
         digit_maps[:, 2:] = 2 + rng.permuted(np.tile(np.arange(self.size), (count, 1)), axis=1)
+        return cell_maps, digit_maps
+
+    def view_maps(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        cell_maps, digit_maps = self.random_maps(count, rng)
+        cell_maps[0], digit_maps[0] = np.arange(self.seq_len), np.arange(self.vocab_size)
+        return cell_maps, digit_maps
+
+    def augment(self, examples: Examples, rng: np.random.Generator) -> Examples:
+        count = len(examples)
+        cell_maps, digit_maps = self.random_maps(count, rng)
         rows = np.arange(count)[:, None]
         inputs = digit_maps[rows, examples.inputs[rows, cell_maps]]
         labels = digit_maps[rows, examples.labels[rows, cell_maps]]

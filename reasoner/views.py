@@ -1,0 +1,32 @@
+"""Test-time views: a puzzle run as several symmetric copies of itself (sudoku: rows, columns, bands
+and digits shuffled; mazes: turned and mirrored), any copy whose answer the verifier accepts being
+the answer. Each copy starts the recurrence from a different place, and on hard puzzles the copies
+fail on different puzzles (docs/results.md).
+
+A view of token ids `x` [seq] under maps (cell map `c` [seq], token map `t` [vocab]) is
+`t[x[c]]`; `Task.view_maps` supplies the maps, the identity first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def apply_views(inputs: np.ndarray, cell_maps: np.ndarray, token_maps: np.ndarray) -> np.ndarray:
+    """Token ids [B, seq] -> every puzzle's views [B * V, seq], puzzle-major (row b * V + v)."""
+    views = token_maps[None, :, None, :]  # [1, V, 1, vocab]
+    cells = inputs[:, cell_maps]  # [B, V, seq]
+    picked = np.take_along_axis(np.broadcast_to(views, (*cells.shape, token_maps.shape[1])), cells[..., None], -1)[..., 0]
+    return picked.reshape(-1, inputs.shape[1])
+
+
+def undo_probs(probs: torch.Tensor, cell_maps: np.ndarray, token_maps: np.ndarray, view: np.ndarray) -> torch.Tensor:
+    """Answer probabilities of views [N, seq, vocab] (row i of view `view[i]`) in the puzzle's own
+    cells and tokens: out[i, c[j], k] = probs[i, j, t[k]]."""
+    cells = torch.from_numpy(cell_maps[view])  # [N, seq]
+    tokens = torch.from_numpy(token_maps[view])  # [N, vocab]
+    by_token = torch.gather(probs, 2, tokens[:, None, :].expand_as(probs))
+    out = torch.empty_like(probs)
+    out.scatter_(1, cells[..., None].expand_as(probs), by_token)
+    return out

@@ -8,7 +8,9 @@ trained on: its cards name only generated data).
 For every size and segment count it reports, HRM alone (no search):
   valid    the answer is a shortest S->G path (verifiers.maze)
   exact    the answer is exactly the BFS tie-break label
-and where a verifier-halt would stop (the first segment whose answer is valid). A GIF shows the
+and where a verifier-halt would stop (the first segment whose answer is valid); with --views N also
+the valid rate when N turned/mirrored copies of each maze run and any valid answer counts
+(reasoner/views.py). A GIF shows the
 path forming segment by segment on one 30x30 maze; a PNG plots valid rate against segments.
 
     python eval/maze_sizes.py reasoner/checkpoints/maze.safetensors --sizes 9 15 21 30 --mazes 64 \\
@@ -34,6 +36,7 @@ from plots import plot_by_segment  # noqa: E402
 from reasoner.act import run_segments  # noqa: E402
 from reasoner.checkpoint import load_checkpoint  # noqa: E402
 from reasoner.tasks import Examples  # noqa: E402
+from reasoner.views import verified_by_segment  # noqa: E402
 
 SEED = 2026  # generated test mazes: seed SEED + size (training runs draw with their own seeds)
 BATCH = 32
@@ -49,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(random walls, the default shortest-path bound) (default: %(default)s)")
     parser.add_argument("--segments", type=int, nargs="+", default=[4, 8, 16, 32, 64],
                         help="test-time segment counts to report (default: %(default)s)")
+    parser.add_argument("--views", type=int, default=1, choices=range(1, 9), metavar="N",
+                        help="also score N symmetric copies per maze, verifier-picked, 2-8 (default: %(default)s: off)")
     parser.add_argument("--maze-file", type=Path, help="also score a Maze-Hard style file (one maze per line)")
     parser.add_argument("--rows", default=None, help="lines of --maze-file as START:END (default: all)")
     parser.add_argument("--out", type=Path, default=Path("maze-sizes"),
@@ -57,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @torch.no_grad()
-def score(model, task, examples: Examples, segment_counts: list[int]) -> tuple[dict, dict]:
+def score(model, task, examples: Examples, segment_counts: list[int], views: int = 1) -> tuple[dict, dict]:
     """Valid / exact rates at each segment count, the verifier-halt segments, and one maze's frames."""
     top = max(segment_counts)
     valid = np.zeros((top, len(examples)), dtype=bool)
@@ -84,17 +89,22 @@ def score(model, task, examples: Examples, segment_counts: list[int]) -> tuple[d
         # Verifier-halt: each maze stops at its first valid answer (or runs all `top` segments).
         "verifier_halt": {"valid": float(valid.any(0).mean()), "mean_segments": float(np.where(first_valid > 0, first_valid, top).mean())},
     }
+    if views > 1:
+        questions = np.stack([task.decode(q) for q in examples.inputs])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            solved = verified_by_segment(model, task, questions, top, views, np.random.default_rng(SEED), BATCH)
+        rates.update(views=views, valid_views={str(s): float(solved[s - 1].mean()) for s in segment_counts})
     return rates, {"question": examples.inputs[0], "label": examples.labels[0], "frames": frames}
 
 
 def generated_set(checkpoint: Path, size: int, mazes: int, style: str, segment_counts: list[int],
-                  rng: np.random.Generator) -> tuple[str, dict, tuple]:
+                  rng: np.random.Generator, views: int = 1) -> tuple[str, dict, tuple]:
     """Fresh mazes of one size through score(): (set name, rates with the seconds taken, (task, the
     first maze's frames) for gif())."""
     model, task, _ = load_checkpoint(checkpoint, size=size)
     start = time.time()
     examples = task.load_examples(f"gen:count={mazes},style={style}", rng, progress=False)
-    rates, example = score(model, task, examples, segment_counts)
+    rates, example = score(model, task, examples, segment_counts, views)
     rates["seconds"] = round(time.time() - start, 1)
     return f"generated {size}x{size} (style {style})", rates, (task, example)
 
@@ -142,6 +152,9 @@ def table(report: dict) -> str:
         cells = [f"{100 * r['valid'][str(s)]:.1f} / {100 * r['exact'][str(s)]:.1f}%" for s in counts]
         vh = r["verifier_halt"]
         lines.append(f"| {name} | {r['mazes']} | " + " | ".join(cells) + f" | {100 * vh['valid']:.1f}%, {vh['mean_segments']:.1f} |")
+        if "views" in r:
+            cells = [f"{100 * r['valid_views'][str(s)]:.1f}%" for s in counts]
+            lines.append(f"| {name}, {r['views']} views (valid) | {r['mazes']} | " + " | ".join(cells) + " | |")
     return "\n".join(lines) + "\n"
 
 
@@ -164,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     example_30 = None
     for n in args.sizes:
         name, rates, example = generated_set(args.checkpoint, n, args.mazes, args.style, report["segments"],
-                                             np.random.default_rng(SEED + n))
+                                             np.random.default_rng(SEED + n), args.views)
         report["sets"][name] = rates
         print(f"{n}x{n}: valid {rates['valid']}, exact {rates['exact']} ({rates['seconds']} s)", flush=True)
         if n == 30 or example_30 is None:
@@ -173,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         model, task, _ = load_checkpoint(args.checkpoint, size=30)
         source = f"file:{args.maze_file}" + (f"[{args.rows}]" if args.rows else "")
         examples = task.load_examples(source, np.random.default_rng(0), progress=False)
-        rates, example = score(model, task, examples, report["segments"])
+        rates, example = score(model, task, examples, report["segments"], args.views)
         report["sets"][f"Maze-Hard {args.maze_file.name}" + (f" [{args.rows}]" if args.rows else "")] = rates
         print(f"Maze-Hard: valid {rates['valid']}, exact {rates['exact']}", flush=True)
         example_30 = (task, example)

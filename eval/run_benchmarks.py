@@ -21,12 +21,12 @@ For every checkpoint `<checkpoint-dir>/<variant>.safetensors` (+ its JSON card) 
   * hard sudoku (9x9, the tables of eval/sudoku_hard.py): the HRM alone on fresh minimal puzzles
     (--givens) and on the usable 9x9 rows of --sudoku-file, exact at 8/16/32/64/128 test-time
     segments (8/16 with --quick) with verifier-halt (the first answer the rule checker accepts) next
-    to it, by number of givens and by rating, and the exact search with and without the model's
+    to it, and with test-time views (8 symmetric copies per puzzle, 2 with --quick, verifier-picked), by number of givens and by rating, and the exact search with and without the model's
     guidance: its nodes, and the share it solves without branching.
 A maze checkpoint (`maze*.safetensors`) is measured through the Task interface when the maze task
 exists. A size-free one (pos_encoding "none", e.g. `maze.safetensors`) also gets the table of
 eval/maze_sizes.py: valid-shortest-path and exact-label rates against test-time segments, with
-verifier-halt, on fresh Maze-Hard-style mazes of side 9, 15, 21 and 30 (9 and 30 with --quick) and on
+verifier-halt and views, on fresh Maze-Hard-style mazes of side 9, 15, 21 and 30 (9 and 30 with --quick) and on
 the usable rows of --maze-file, and a GIF of the path forming on one 30x30 maze.
 An ARC checkpoint (`arc*.safetensors`) is scored by `reasoner.arc_eval.evaluate_arc` on the
 evaluation tasks its card was built with (the task JSON under --arc-data-dir, else where the card or
@@ -94,16 +94,17 @@ class Profile:
     arc_versions: int | None  # ARC: versions asked per test input, the identity first (None: all of them)
     hard_puzzles: int  # hard sudoku: fresh minimal puzzles, and at most this many --sudoku-file rows
     hard_segments: tuple[int, ...]  # hard sudoku: test-time segment counts
+    views: int  # hard sudoku and maze sizes: also N symmetric copies per puzzle, verifier-picked (1: off)
     maze_sizes: tuple[int, ...]  # sides of the fresh mazes for a size-free maze checkpoint
     size_mazes: int  # mazes per side, and at most this many --maze-file rows
     size_segments: tuple[int, ...]  # maze sizes: test-time segment counts
 
 
 QUICK = Profile(puzzles=32, file_puzzles=64, segments=(1, 2, 4, 8), maze_puzzles=8, latency_puzzles=8, analysis_puzzles=16,
-                picture_puzzles=4, arc_versions=8, hard_puzzles=16, hard_segments=(8, 16), maze_sizes=(9, 30), size_mazes=4,
+                picture_puzzles=4, arc_versions=8, hard_puzzles=16, hard_segments=(8, 16), views=2, maze_sizes=(9, 30), size_mazes=4,
                 size_segments=(1, 2, 4, 8))
 FULL = Profile(puzzles=256, file_puzzles=1000, segments=(1, 2, 4, 8, 16, 32), maze_puzzles=128, latency_puzzles=32,
-               analysis_puzzles=64, picture_puzzles=4, arc_versions=None, hard_puzzles=200, hard_segments=(8, 16, 32, 64, 128),
+               analysis_puzzles=64, picture_puzzles=4, arc_versions=None, hard_puzzles=200, hard_segments=(8, 16, 32, 64, 128), views=8,
                maze_sizes=(9, 15, 21, 30), size_mazes=64, size_segments=(4, 8, 16, 32, 64))
 
 
@@ -113,11 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quick", action="store_true",
                         help=f"CI-sized run: {QUICK.puzzles} puzzles per difficulty, segments up to {max(QUICK.segments)}; "
-                             f"hard sudoku: {QUICK.hard_puzzles} puzzles at {profile_counts(QUICK.hard_segments)} segments; "
+                             f"hard sudoku: {QUICK.hard_puzzles} puzzles at {profile_counts(QUICK.hard_segments)} segments, also with "
+                             f"{QUICK.views} views; "
                              f"maze sizes {profile_counts(QUICK.maze_sizes)}: {QUICK.size_mazes} mazes each at "
                              f"{profile_counts(QUICK.size_segments)} segments (default: full, {FULL.puzzles} puzzles per "
                              f"difficulty, segments up to {max(FULL.segments)}; hard sudoku: {FULL.hard_puzzles} puzzles at "
-                             f"{profile_counts(FULL.hard_segments)} segments; maze sizes {profile_counts(FULL.maze_sizes)}: "
+                             f"{profile_counts(FULL.hard_segments)} segments, also with {FULL.views} views; maze sizes {profile_counts(FULL.maze_sizes)}: "
                              f"{FULL.size_mazes} mazes each at {profile_counts(FULL.size_segments)} segments)")
     parser.add_argument("--checkpoint-dir", type=Path, default=CHECKPOINT_DIR,
                         help="folder with <variant>.safetensors + .json (default: %(default)s; env HRM_CHECKPOINT_DIR)")
@@ -546,7 +548,7 @@ def bench_sudoku_hard(path: Path, args, profile: Profile) -> dict:
         sets += [external] if external is not None else []
     result = {"checkpoint": describe_card(path, card), "givens": [low, high], "segments": list(profile.hard_segments), "sets": {}}
     for data in sets:
-        scores = sudoku_hard.score(model, task, data["puzzles"], data["solutions"], result["segments"])
+        scores = sudoku_hard.score(model, task, data["puzzles"], data["solutions"], result["segments"], profile.views)
         result["sets"][data["name"]] = {"source": data["source"], **scores}
     png = args.out / f"sudoku_hard_{path.stem}.png"
     sudoku_hard.plot(result, png)
@@ -566,13 +568,13 @@ def bench_maze_sizes(path: Path, args, profile: Profile) -> dict:
     shown = None  # (task, example, set name) for the GIF
     for n in profile.maze_sizes:
         name, rates, example = maze_sizes.generated_set(path, n, profile.size_mazes, "long", result["segments"],
-                                                        np.random.default_rng([args.seed, n]))
+                                                        np.random.default_rng([args.seed, n]), profile.views)
         result["sets"][name] = {"source": f"gen:count={profile.size_mazes},style=long, seed sequence [{args.seed}, {n}]", **rates}
         shown = (*example, name) if shown is None or n >= shown[0].size else shown
     if args.maze_file:
         model, task, _ = load_checkpoint(path, size=maze_file_size(path, args))
         examples, source, _ = maze_examples(task, card, args, profile.size_mazes)  # notes: the maze section's
-        rates, example = maze_sizes.score(model, task, examples, result["segments"])
+        rates, example = maze_sizes.score(model, task, examples, result["segments"], profile.views)
         name = f"file {args.maze_file.name}"
         result["sets"][name] = {"source": source, **rates}
         shown = (task, example, name) if task.size >= shown[0].size else shown

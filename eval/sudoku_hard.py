@@ -5,6 +5,8 @@ and, optionally, a file (e.g. Sudoku-Extreme rows 900-1000, which no shipped run
 cards say which rows they used). For each set and segment count, HRM alone (no repair, no search):
   exact        every cell right after that many segments (halting off)
   verified     stopped at the first segment whose answer the rule checker accepts (within the count)
+  views        with --views N: solved when any of N symmetric copies of the puzzle (reasoner/views.py)
+               gives an answer the rule checker accepts within the count
 and, at the largest count, the exact share per number of givens and per rating (the fixed exact
 solver's dead ends, verifiers.sudoku.search_effort), plus what the model's guidance does for the
 exact search: search nodes with and without the model's value order, and the share of puzzles the
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plots import plot_by_segment  # noqa: E402
 from reasoner.act import run_segments  # noqa: E402
 from reasoner.checkpoint import load_checkpoint  # noqa: E402
+from reasoner.views import verified_by_segment  # noqa: E402
 from verifiers import sudoku as rules  # noqa: E402
 
 SEED = 2027
@@ -47,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--file", action="append", default=[], help="file:PATH[start:end]-style set, repeatable, e.g. PATH[900:1000]")
     parser.add_argument("--segments", type=int, nargs="+", default=[8, 16, 32, 64, 128],
                         help="test-time segment counts (default: %(default)s)")
+    parser.add_argument("--views", type=int, default=1,
+                        help="also score N symmetric copies per puzzle, verifier-picked (default: %(default)s: off)")
     parser.add_argument("--out", type=Path, default=Path("sudoku-hard"), help="output prefix: .json, .md, .png (default: %(default)s)")
     return parser
 
@@ -71,7 +76,7 @@ def grids(task, source: str, rng: np.random.Generator) -> tuple[np.ndarray, np.n
 
 
 @torch.no_grad()
-def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[int]) -> dict:
+def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[int], views: int = 1) -> dict:
     top = max(counts)
     exact = np.zeros((top, len(puzzles)), dtype=bool)
     accepted = np.zeros((top, len(puzzles)), dtype=bool)
@@ -93,7 +98,13 @@ def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[
     givens = (puzzles.reshape(len(puzzles), -1) > 0).sum(1)
     ratings = np.array([rules.search_effort(p, 3, 3) for p in puzzles])
     plain, guided = np.array(plain_nodes), np.array(guided_nodes)
+    with_views = {}
+    if views > 1:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            solved = verified_by_segment(model, task, puzzles, top, views, np.random.default_rng(SEED), BATCH)
+        with_views = {"views": views, "verified_views": {str(s): float(solved[s - 1].mean()) for s in counts}}
     return {
+        **with_views,
         "puzzles": len(puzzles),
         "exact": {str(s): float(exact[s - 1].mean()) for s in counts},
         "verified": {str(s): float((first_ok <= s).mean()) for s in counts},
@@ -121,6 +132,9 @@ def tables(report: dict) -> str:
     for name, r in report["sets"].items():
         cells = [f"{100 * r['exact'][str(s)]:.1f}% ({100 * r['verified'][str(s)]:.1f}%)" for s in counts]
         lines.append(f"| {name} | {r['puzzles']} | " + " | ".join(cells) + " |")
+        if "views" in r:
+            cells = [f"{100 * r['verified_views'][str(s)]:.1f}%" for s in counts]
+            lines.append(f"| {name}, {r['views']} views (verified) | {r['puzzles']} | " + " | ".join(cells) + " |")
     lines += ["", f"At {counts[-1]} segments, by givens and by rating (the exact solver's dead ends):", ""]
     for name, r in report["sets"].items():
         parts = [f"{k} givens: {100 * v['exact']:.0f}% of {v['puzzles']}" for k, v in r["by_givens"].items()]
@@ -161,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             puzzles, solutions = grids(task, source, np.random.default_rng(SEED))
         except (ValueError, FileNotFoundError) as err:
             raise SystemExit(f"error: {source}: {err}")
-        report["sets"][name] = score(model, task, puzzles, solutions, counts)
+        report["sets"][name] = score(model, task, puzzles, solutions, counts, args.views)
         print(name, report["sets"][name]["exact"], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")

@@ -41,6 +41,8 @@ from starlette.concurrency import run_in_threadpool
 from .api import Orchestrator
 from .config import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_SERVE_HOST, Settings
 from .puzzles import clash
+from reasoner.inference import MAX_VIEWS
+
 from .segments import MAX_SEGMENTS, segment_steps
 from .state import Reply
 
@@ -59,9 +61,14 @@ class SolveOptions(BaseModel):
 
     segments: int | None = Field(None, ge=1, le=MAX_SEGMENTS,
                                  description="segments the HRM runs at most (default: the checkpoint's M_max)")
-    halting: Literal["act", "fixed"] = Field("act", description="answer where the Q-head halts, or after all segments")
+    halting: Literal["act", "fixed", "verified"] = Field(
+        "act", description="answer where the Q-head halts, after all segments, or at the first segment whose answer "
+                           "the rule checker accepts")
     repair: bool = Field(True, description="complete a wrong HRM answer (model-guided repair, then search); "
                                            "False: the HRM's verdict alone")
+    views: int = Field(1, ge=1, le=MAX_VIEWS, description="with halting 'verified': run the puzzle as this many "
+                       "symmetric copies and take the first whose answer verifies")
+    give_up: bool = Field(True, description="with halting 'verified': stop where the Q-head rates the answer hopeless")
 
 
 class SolveRequest(BaseModel):

@@ -30,3 +30,23 @@ def undo_probs(probs: torch.Tensor, cell_maps: np.ndarray, token_maps: np.ndarra
     out = torch.empty_like(probs)
     out.scatter_(1, cells[..., None].expand_as(probs), by_token)
     return out
+
+
+@torch.no_grad()
+def verified_by_segment(model, task, grids: np.ndarray, segments: int, views: int, rng: np.random.Generator,
+                        batch: int = 256) -> np.ndarray:
+    """[segments, B] bools for evaluation: has any of the `views` copies of puzzle b given an answer the
+    verifier accepts by segment k + 1? (Halting off; run under the caller's autocast.)"""
+    from .act import run_segments
+
+    cells, tokens = task.view_maps(views, rng) if views > 1 else (np.arange(task.seq_len)[None], np.arange(task.vocab_size)[None])
+    inputs = apply_views(np.stack([task.encode(g) for g in grids]), cells, tokens)
+    checked = np.stack([task.decode(t) for t in inputs]) if views > 1 else np.asarray(grids)
+    accepted = np.zeros((segments, len(inputs)), dtype=bool)
+    for start in range(0, len(inputs), batch):
+        part = slice(start, start + batch)
+        rows = torch.from_numpy(inputs[part])
+        trace = run_segments(model, rows, torch.zeros(len(rows), dtype=torch.long), segments)
+        for k, probs in enumerate(trace.probs):
+            accepted[k, part] = task.accepts(checked[part], probs.argmax(-1).numpy())
+    return np.maximum.accumulate(accepted.reshape(segments, len(grids), views).any(2), axis=0)

@@ -32,12 +32,14 @@ def test_maze_sizes_scores_one_size_free_checkpoint_on_several_sizes(tmp_path):
     mazes.write_text("".join(MazeTask(30).to_string(q) + "\n" for q in questions))
     out = tmp_path / "report"
     assert maze_sizes.main([str(path), "--sizes", "5", "7", "--mazes", "3", "--segments", "1", "2",
-                            "--maze-file", str(mazes), "--out", str(out)]) == 0
+                            "--maze-file", str(mazes), "--views", "3", "--out", str(out)]) == 0
     report = json.loads(out.with_suffix(".json").read_text())
     assert list(report["sets"]) == ["generated 5x5 (style long)", "generated 7x7 (style long)", "Maze-Hard hard_question.txt"]
     for rates in report["sets"].values():
         assert set(rates["valid"]) == {"1", "2"} and all(0 <= v <= 1 for v in rates["valid"].values())
         assert all(rates["exact"][k] <= rates["valid"][k] for k in rates["exact"])  # the label is one valid path
+        assert rates["views"] == 3 and 0 <= rates["valid_views"]["1"] <= rates["valid_views"]["2"] <= 1
+    assert "| generated 5x5 (style long), 3 views (valid) | 3 |" in out.with_suffix(".md").read_text()
     from PIL import Image
 
     assert Image.open(out.with_suffix(".gif")).n_frames == 2 and out.with_suffix(".png").stat().st_size > 0
@@ -59,9 +61,33 @@ def test_sudoku_hard_reports_segments_givens_ratings_and_guidance(tmp_path):
     path = tiny_checkpoint(tmp_path, SudokuTask(3, 3))
     out = tmp_path / "hard"
     assert sudoku_hard.main(["--checkpoint", str(path), "--generated", "4", "--givens", "21-30",
-                             "--segments", "1", "2", "--out", str(out)]) == 0
+                             "--segments", "1", "2", "--views", "2", "--out", str(out)]) == 0
     report = json.loads(out.with_suffix(".json").read_text())
     (name, r), = report["sets"].items()
     assert r["puzzles"] == 4 and set(r["exact"]) == {"1", "2"}
     assert sum(b["puzzles"] for b in r["by_givens"].values()) == 4 == sum(b["puzzles"] for b in r["by_rating"].values())
     assert r["search"]["nodes_guided_mean"] >= 0 and "| generated, givens 21-30 | 4 |" in out.with_suffix(".md").read_text()
+    assert r["views"] == 2 and 0 <= r["verified_views"]["1"] <= r["verified_views"]["2"] <= 1
+    assert "| generated, givens 21-30, 2 views (verified) | 4 |" in out.with_suffix(".md").read_text()
+
+
+def test_calibrate_give_up_writes_a_threshold_that_keeps_the_keep_sets_answers(tmp_path, capsys):
+    import shutil
+
+    import calibrate_give_up
+
+    from reasoner.checkpoint import read_card
+    from reasoner.inference import CHECKPOINT_DIR
+
+    path = tmp_path / "s4.safetensors"  # the shipped 4x4, copied: --write changes its card
+    shutil.copy(CHECKPOINT_DIR / "sudoku-4x4.safetensors", path)
+    shutil.copy(CHECKPOINT_DIR / "sudoku-4x4.json", path.with_suffix(".json"))
+    with pytest.raises(SystemExit):  # the keep set must be named
+        calibrate_give_up.main([str(path)])
+    assert calibrate_give_up.main([str(path), "--keep", "gen:count=32,blanks=8", "--keep-share", "1",
+                                   "--hard", "gen:count=8,blanks=11", "--write"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["keep"]["hrm_solves"] > 0 and report["keep"]["solves_given_up"] == 0  # share 1: all kept
+    assert report["gen:count=8,blanks=11"]["puzzles"] == 8
+    give_up = read_card(path).give_up
+    assert give_up.logit == report["give_up"]["logit"] and "--keep-share 1" in give_up.measured

@@ -76,6 +76,9 @@ def test_solve_returns_the_verified_result_model(client):
     rows = client.post("/v1/solve", json={"puzzle": [[1, 0, 0, 4], [0, 4, 0, 0], [0, 0, 2, 0], [0, 3, 0, 0]],
                                            "options": {"halting": "fixed", "repair": True}}).json()
     assert rows["answer"] == SOLUTION4
+    views = client.post("/v1/solve", json={"puzzle": PUZZLE4, "options": {"halting": "verified", "views": 4,
+                                                                           "give_up": False}}).json()
+    assert views["answer"] == SOLUTION4 and views["verified"]
 
 
 def test_solve_a_maze(client):
@@ -145,6 +148,8 @@ def test_steps_for_a_maze_of_another_side_on_a_size_free_model(tmp_path):
     ({"puzzle": "1..4.4....2..3.x"}, 422, "bad_puzzle", ""),
     ({"puzzle": PUZZLE4, "options": {"segments": 0}}, 422, "invalid_request", "options.segments"),
     ({"puzzle": PUZZLE4, "options": {"beam": 3}}, 422, "invalid_request", "options.beam"),
+    ({"puzzle": PUZZLE4, "options": {"views": 65}}, 422, "invalid_request", "options.views"),
+    ({"puzzle": PUZZLE4, "options": {"views": 4}}, 422, "bad_request", "halting='verified'"),
     ({"puzzle": PUZZLE4, "task": "arc"}, 422, "invalid_request", "task"),
     ({}, 422, "invalid_request", "puzzle"),
     ({"puzzle": ["#####", "#S  #", "# # #", "#  G#", "#####"], "task": "maze"}, 422, "unsupported_size", "maze-5x5"),

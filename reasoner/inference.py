@@ -87,9 +87,9 @@ def solve(
     `segments`: how many segments the HRM runs at most (default: the checkpoint's M_max). With
     `halting="verified"` (default) each puzzle stops at the first segment whose answer the rule
     checker accepts, or gives up once the Q-head rates its answer hopeless (the threshold measured
-    for the checkpoint, its card's `give_up`), so more segments cost only the puzzles that need them; `"act"` takes the answer where the Q-head halts,
-    as the paper's ACT intends; `"fixed"` after all `segments` (the reference's evaluation
-    convention). `halted_at` reports the Q-head's halt in every mode. "verified" is the default
+    for the checkpoint, its card's `give_up`), so more segments cost only the puzzles that need
+    them; `"act"` takes the answer where the Q-head halts, as the paper's ACT intends; `"fixed"`
+    after all `segments` (the reference's evaluation convention). `halted_at` reports the Q-head's halt in every mode. "verified" is the default
     because the shipped sudoku-9x9's Q-head halts at M_max on every benchmark puzzle, while most
     40-blank puzzles verify after 2-3 segments (docs/benchmarks.md).
     `views`: with halting="verified", run each puzzle as this many symmetric copies of itself (sudoku:

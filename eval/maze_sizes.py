@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(random walls, the default shortest-path bound) (default: %(default)s)")
     parser.add_argument("--segments", type=int, nargs="+", default=[4, 8, 16, 32, 64],
                         help="test-time segment counts to report (default: %(default)s)")
+    parser.add_argument("--canvas", type=int, metavar="N",
+                        help="run every generated maze smaller than N inside an N x N grid of walls (the same mazes)")
     parser.add_argument("--views", type=int, default=1, choices=range(1, 9), metavar="N",
                         help="also score N symmetric copies per maze, verifier-picked, 2-8 (default: %(default)s: off)")
     parser.add_argument("--maze-file", type=Path, help="also score a Maze-Hard style file (one maze per line)")
@@ -98,15 +100,19 @@ def score(model, task, examples: Examples, segment_counts: list[int], views: int
 
 
 def generated_set(checkpoint: Path, size: int, mazes: int, style: str, segment_counts: list[int],
-                  rng: np.random.Generator, views: int = 1) -> tuple[str, dict, tuple]:
+                  rng: np.random.Generator, views: int = 1, canvas: int | None = None) -> tuple[str, dict, tuple]:
     """Fresh mazes of one size through score(): (set name, rates with the seconds taken, (task, the
-    first maze's frames) for gif())."""
-    model, task, _ = load_checkpoint(checkpoint, size=size)
+    first maze's frames) for gif()). With `canvas` larger than `size`, the same mazes each inside a
+    canvas x canvas grid of walls."""
+    inside = canvas is not None and canvas > size
+    model, task, _ = load_checkpoint(checkpoint, size=canvas if inside else size)
     start = time.time()
-    examples = task.load_examples(f"gen:count={mazes},style={style}", rng, progress=False)
+    examples = task.load_examples(f"gen:count={mazes},style={style}" + (f",side={size}" if inside else ""), rng,
+                                  progress=False)
     rates, example = score(model, task, examples, segment_counts, views)
     rates["seconds"] = round(time.time() - start, 1)
-    return f"generated {size}x{size} (style {style})", rates, (task, example)
+    where = f" inside {canvas}x{canvas} walls" if inside else ""
+    return f"generated {size}x{size} (style {style}){where}", rates, (task, example)
 
 
 def gif(task, example: dict, path: Path, cell: int = 12) -> None:
@@ -177,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     example_30 = None
     for n in args.sizes:
         name, rates, example = generated_set(args.checkpoint, n, args.mazes, args.style, report["segments"],
-                                             np.random.default_rng(SEED + n), args.views)
+                                             np.random.default_rng(SEED + n), args.views, args.canvas)
         report["sets"][name] = rates
         print(f"{n}x{n}: valid {rates['valid']}, exact {rates['exact']} ({rates['seconds']} s)", flush=True)
         if n == 30 or example_30 is None:

@@ -91,3 +91,13 @@ def test_calibrate_give_up_writes_a_threshold_that_keeps_the_keep_sets_answers(t
     assert report["gen:count=8,blanks=11"]["puzzles"] == 8
     give_up = read_card(path).give_up
     assert give_up.logit == report["give_up"]["logit"] and "--keep-share 1" in give_up.measured
+
+
+def test_maze_sizes_can_run_small_mazes_inside_a_larger_grid_of_walls(tmp_path):
+    path = tiny_checkpoint(tmp_path, MazeTask(7), pos_encoding="none", attention="relations", relation_bias=True)
+    out = tmp_path / "report"
+    assert maze_sizes.main([str(path), "--sizes", "5", "--canvas", "7", "--mazes", "2", "--segments", "1",
+                            "--out", str(out)]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    (name, rates), = report["sets"].items()
+    assert name == "generated 5x5 (style long) inside 7x7 walls" and rates["mazes"] == 2

@@ -15,10 +15,9 @@ import torch
 
 def apply_views(inputs: np.ndarray, cell_maps: np.ndarray, token_maps: np.ndarray) -> np.ndarray:
     """Token ids [B, seq] -> every puzzle's views [B * V, seq], puzzle-major (row b * V + v)."""
-    views = token_maps[None, :, None, :]  # [1, V, 1, vocab]
-    cells = inputs[:, cell_maps]  # [B, V, seq]
-    picked = np.take_along_axis(np.broadcast_to(views, (*cells.shape, token_maps.shape[1])), cells[..., None], -1)[..., 0]
-    return picked.reshape(-1, inputs.shape[1])
+    cells = inputs[:, cell_maps]  # [B, V, seq]: each view's cells
+    views = np.arange(len(token_maps))[None, :, None]
+    return token_maps[views, cells].reshape(-1, inputs.shape[1])
 
 
 def undo_probs(probs: torch.Tensor, cell_maps: np.ndarray, token_maps: np.ndarray, view: np.ndarray) -> torch.Tensor:

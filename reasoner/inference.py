@@ -306,16 +306,11 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
 
     from .act import answer_probabilities, wants_halt
     from .model import Carry
-    from .views import apply_views, undo_probs
+    from .views import undo_probs, view_rows
 
     grids = np.stack(grids)
     count = len(grids)
-    tokens = np.stack([task.encode(g) for g in grids])
-    maps = task.view_maps(views, np.random.default_rng(VIEW_SEED)) if views > 1 else None
-    checked = grids  # what the verifier checks each row's answer against
-    if maps is not None:
-        tokens = apply_views(tokens, *maps)
-        checked = np.stack([task.decode(t) for t in tokens])
+    tokens, checked, maps = view_rows(task, grids, views, np.random.default_rng(VIEW_SEED))
     owner, view = np.divmod(np.arange(len(tokens)), views)
     inputs = torch.from_numpy(tokens).to(device)
     ids = torch.zeros(len(tokens), dtype=torch.long, device=device)

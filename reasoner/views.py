@@ -20,6 +20,17 @@ def apply_views(inputs: np.ndarray, cell_maps: np.ndarray, token_maps: np.ndarra
     return token_maps[views, cells].reshape(-1, inputs.shape[1])
 
 
+def view_rows(task, grids: np.ndarray, views: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple | None]:
+    """Every puzzle's `views` copies as model input: (token rows [B * views, seq], the grid each row's
+    answer is checked against, the maps, or None for one view: the puzzles themselves)."""
+    tokens = np.stack([task.encode(g) for g in grids])
+    if views == 1:
+        return tokens, np.asarray(grids), None
+    maps = task.view_maps(views, rng)
+    tokens = apply_views(tokens, *maps)
+    return tokens, np.stack([task.decode(t) for t in tokens]), maps
+
+
 def undo_probs(probs: torch.Tensor, cell_maps: np.ndarray, token_maps: np.ndarray, view: np.ndarray) -> torch.Tensor:
     """Answer probabilities of views [N, seq, vocab] (row i of view `view[i]`) in the puzzle's own
     cells and tokens: out[i, c[j], k] = probs[i, j, t[k]]."""
@@ -38,9 +49,7 @@ def verified_by_segment(model, task, grids: np.ndarray, segments: int, views: in
     verifier accepts by segment k + 1? (Halting off; run under the caller's autocast.)"""
     from .act import run_segments
 
-    cells, tokens = task.view_maps(views, rng) if views > 1 else (np.arange(task.seq_len)[None], np.arange(task.vocab_size)[None])
-    inputs = apply_views(np.stack([task.encode(g) for g in grids]), cells, tokens)
-    checked = np.stack([task.decode(t) for t in inputs]) if views > 1 else np.asarray(grids)
+    inputs, checked, _ = view_rows(task, grids, views, rng)
     accepted = np.zeros((segments, len(inputs)), dtype=bool)
     for start in range(0, len(inputs), batch):
         part = slice(start, start + batch)

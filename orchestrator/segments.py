@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from reasoner import MazeSolveResult, SolveResult
 from reasoner.act import run_segments
-from reasoner.inference import default_device, load_model
-from reasoner.tasks.maze import UnreachableGoalError
+from reasoner.inference import default_device, load_model_for
+from reasoner.tasks.maze import MazeCanvas, MazeTask, UnreachableGoalError
 
 # The stepper shows at most this many segments: the paper's M_max is 16, and a request may not
 # make the server run a model for as long as it likes.
@@ -44,23 +44,25 @@ def segment_steps(result: SolveResult | MazeSolveResult, segments: int | None = 
     and return the answer after each."""
     device = default_device()
     maze = isinstance(result, MazeSolveResult)
-    # As solve() loaded it: a size-free maze model rebuilt for this maze's side (and the same
-    # cached model, not a second copy).
-    model, task, _ = load_model(result.checkpoint, device, len(result.puzzle) if maze else None)
+    # As solve() loaded it (and the same cached model, not a second copy): a size-free maze model
+    # rebuilt for a larger maze's side, or a smaller maze in the middle of the model's own grid.
+    model, model_task, _ = load_model_for(result.checkpoint, device, len(result.puzzle) if maze else None)
     count = segments or model.cfg.halt_max_steps
     if not 1 <= count <= MAX_SEGMENTS:
         raise ValueError(f"segments must be between 1 and {MAX_SEGMENTS}, got {count}")
+    task = MazeTask(len(result.puzzle)) if maze else model_task
+    canvas = MazeCanvas(model_task.size, task.size) if maze else None
     try:
         grid = task.parse(result.puzzle)
     except UnreachableGoalError as err:  # still a question the model can be run on
         grid = err.grid
-    inputs = torch.from_numpy(task.encode(grid)[None]).to(device)
-    trace = run_segments(model, inputs, torch.zeros(1, dtype=torch.long, device=device), count)
+    inputs = model_task.encode(grid if canvas is None else canvas.place(grid[None])[0])
+    trace = run_segments(model, torch.from_numpy(inputs[None]).to(device), torch.zeros(1, dtype=torch.long, device=device), count)
     reachable = not (maze and result.status == "no_solution")  # no answer can pass for an unreachable goal
     steps: list[SegmentStep] = []
     previous: Any = None
     for k, probs in enumerate(trace.probs):
-        answer = _answer(task, probs[0], maze)
+        answer = _answer(task, probs[:1] if canvas is None else canvas.crop(probs[:1]), maze)
         verified = reachable and bool(task.verify(grid, _as_array(answer, maze)).ok)
         steps.append(SegmentStep(
             segment=k + 1, answer=answer, verified=verified,
@@ -73,11 +75,11 @@ def segment_steps(result: SolveResult | MazeSolveResult, segments: int | None = 
 
 
 def _answer(task, probs: torch.Tensor, maze: bool) -> list:
-    """The answer read from one segment's token probabilities [seq, vocab], as `solve()` reads it."""
+    """The answer read from one segment's token probabilities [1, seq, vocab], as `solve()` reads it."""
     if maze:
-        return ["".join(row) for row in task.decode(probs.argmax(-1).cpu().numpy()).tolist()]
+        return ["".join(row) for row in task.decode(probs[0].argmax(-1).cpu().numpy()).tolist()]
     n = task.size
-    digits = probs[:, 2 : 2 + n].argmax(-1).cpu().numpy() + 1  # tokens 2.. are the digits 1..n
+    digits = probs[0, :, 2 : 2 + n].argmax(-1).cpu().numpy() + 1  # tokens 2.. are the digits 1..n
     return digits.reshape(n, n).tolist()
 
 

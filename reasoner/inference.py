@@ -179,9 +179,22 @@ def load_model(path: str, device: str, size: int | None = None) -> tuple[HRM, Ta
     return load_checkpoint(path, device, size=size)
 
 
+def load_model_for(path: str, device: str, side: int | None) -> tuple[HRM, Task, Any]:
+    """`load_model` for mazes of `side` (None: as saved). A size-free model runs a larger maze on a
+    grid rebuilt for its side, a smaller one inside walls of the grid it was trained on (the
+    caller places it there with MazeCanvas): its training data drew small mazes that way, and the
+    puzzle prefix, which every cell attends to, has only summarised grids of that size. Any other
+    model keeps its size (GridSizeError for a maze of another side)."""
+    model, task, card = load_model(path, device)
+    if side is None or task.name != "maze" or side == task.size or (side < task.size and model.cfg.size_free):
+        return model, task, card
+    return load_model(path, device, side)
+
+
 def _model_for(variant: Variant, checkpoint: str | Path | None, device: str) -> tuple[Path, HRM, Task, CheckpointCard]:
     """The model for a variant: `checkpoint`, else the variant's own in CHECKPOINT_DIR, else its
-    fallback (mazes: the size-free `maze` model, rebuilt for their side)."""
+    fallback (mazes: the size-free `maze` model, on a grid of their side or, for a smaller maze, of
+    its own)."""
     path = Path(checkpoint) if checkpoint else CHECKPOINT_DIR / variant.checkpoint
     tried = str(path)
     if checkpoint is None and variant.fallback and not path.is_file():
@@ -193,11 +206,11 @@ def _model_for(variant: Variant, checkpoint: str | Path | None, device: str) -> 
             f"--out runs/{variant.name} --export {CHECKPOINT_DIR / variant.name}.safetensors` or pass checkpoint=..."
         )
     try:
-        model, task_obj, card = load_model(str(path), device, variant.params.get("size"))
+        model, task_obj, card = load_model_for(str(path), device, variant.params.get("size"))
     except GridSizeError as err:
         raise PuzzleInputError(f"checkpoint {path} cannot run a {variant.name}: {err}") from None
     size = getattr(task_obj, "size", None)
-    if f"{task_obj.name}-{size}x{size}" != variant.name:
+    if task_obj.name != variant.family or not (size == variant.side or (variant.family == "maze" and size > variant.side)):
         raise PuzzleInputError(f"checkpoint {path} is for {task_obj!r}, the puzzle is a {variant.name}")
     return path, model, task_obj, card
 

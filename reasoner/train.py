@@ -16,6 +16,7 @@ import os
 import shlex
 import sys
 import time
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         if field.annotation is bool:
             train_fields.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=None, help=f"(default: {field.default})")
         else:
-            train_fields.add_argument(flag(name), default=None, metavar=name.upper(), help=f"(default: {field.default})")
+            choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else ()
+            what = f"one of {', '.join(choices)} " if choices else ""
+            train_fields.add_argument(flag(name), default=None, metavar=name.upper(), help=f"{what}(default: {field.default})")
     return parser
 
 
@@ -352,7 +355,7 @@ class Sitting:
         max_segments = segment_limit(state.step, cfg.segment_ramp_steps, state.spec.model.halt_max_steps)
         state.act, loss, parts = train_step(state.model, state.act, [state.main_opt, state.sparse_opt], cfg.batch_size,
                                             generator=state.act_gen, max_segments=max_segments, procs=self.procs,
-                                            ema=state.ema, autocast_dtype=amp_dtype(cfg))
+                                            ema=state.ema, autocast_dtype=amp_dtype(cfg, state.act.steps.device))
         state.step += 1
         self.window.add(cfg.batch_size, loss, parts, state.act.halted)
         self.bar.update()
@@ -428,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         trim_log(out / LOG_FILE, state.step)
     if procs.is_main:
         print(f"task {spec.task!r}; {count_parameters(state.model):,} parameters; {len(data.train)} training / "
-              f"{len(data.val)} validation puzzles; device {device}, precision {spec.train.precision}, "
+              f"{len(data.val)} validation puzzles; device {device}, precision {spec.train.precision} "
+              f"({'bf16' if amp_dtype(spec.train, device) else 'fp32'}), "
               f"{procs.count} process(es) x {procs.local_batch(spec.train.batch_size)} slots; run directory {out}",
               file=sys.stderr)
 

@@ -103,8 +103,12 @@ def make_optimizers(model: HRM, cfg: TrainConfig) -> tuple[torch.optim.Optimizer
     return main, sparse
 
 
-def amp_dtype(cfg: TrainConfig) -> torch.dtype | None:
-    return torch.bfloat16 if cfg.precision == "bf16" else None
+def amp_dtype(cfg: TrainConfig, device: torch.device | str) -> torch.dtype | None:
+    """The autocast dtype of `cfg.precision` on `device` (None: fp32)."""
+    from .inference import bf16_native
+
+    wanted = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_native(str(device)))
+    return torch.bfloat16 if wanted else None
 
 
 def train_step(model: HRM, act: ACTState, optimizers: list[torch.optim.Optimizer], batch_size: int, *,
@@ -253,7 +257,7 @@ class RunState:
         device = self.act.steps.device
         with self.averaged() as model:
             counts = tally(model, puzzles.take(procs.share(len(puzzles))), device=device,
-                           autocast_dtype=amp_dtype(self.spec.train))
+                           autocast_dtype=amp_dtype(self.spec.train, device))
         self.model.train()
         return procs.add_up(counts).metrics()
 

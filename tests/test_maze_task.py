@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reasoner.tasks import VARIANTS, MazeTask, PuzzleInputError, make_task
-from reasoner.tasks.maze import UnreachableGoalError, default_min_path
+from reasoner.tasks.maze import MazeCanvas, UnreachableGoalError, default_min_path
 from reasoner.tasks.maze_long import long_min_path
 from reasoner.train import main as train_main
 from verifiers.maze import bfs_shortest_path, check_maze_answer, label_maze
@@ -329,3 +329,22 @@ def test_smaller_mazes_sit_inside_walls_with_their_own_shortest_path():
         assert check_maze_answer(text, "".join(answer.ravel()), side=15).matches_label
         assert bfs_shortest_path(text, side=15).length >= long_min_path(9)  # a long 9x9 path
     assert len(corners) > 1  # placed at random
+
+
+def test_a_canvas_puts_a_maze_in_the_middle_of_walls_and_reads_it_back():
+    task = MazeTask(5)
+    questions, answers = task.generate(3, np.random.default_rng(1), progress=False)
+    canvas = MazeCanvas(9, 5)
+    big = canvas.place(questions)
+    assert big.shape == (3, 9, 9)
+    assert (big[:, 2:7, 2:7] == questions).all()
+    walls = np.ones((9, 9), dtype=bool)
+    walls[2:7, 2:7] = False
+    assert (big[:, walls] == "#").all()
+    # Per-cell values of the 9x9 grid -> the maze's 25 cells, in its own row-major order.
+    values = np.arange(3 * 81 * 2).reshape(3, 81, 2)
+    inner = canvas.crop(values)
+    assert inner.shape == (3, 25, 2)
+    assert (inner.reshape(3, 5, 5, 2) == values.reshape(3, 9, 9, 2)[:, 2:7, 2:7]).all()
+    same = MazeCanvas(5, 5)
+    assert same.place(questions) is questions and same.crop(values) is values

@@ -172,10 +172,13 @@ def test_empty_and_oversized_messages_get_clear_replies(orch, trace_path):
     assert len(record["message_preview"]) <= 300
 
 
-def test_unsupported_tasks_get_a_clear_reply(orch):
+def test_unsupported_tasks_get_a_clear_reply(orch, tmp_path, monkeypatch):
+    import reasoner.inference as inference
+
+    monkeypatch.setattr(inference, "CHECKPOINT_DIR", tmp_path)  # neither a maze-7x7 nor a size-free maze model
     maze = orch.ask(MAZE, "maze")
     assert maze.task == "maze" and not maze.ok and maze.status == "unavailable"
-    # No 7x7 maze checkpoint is shipped: the reply says so and where it read S and G.
+    # No checkpoint answers a 7x7 maze: the reply says so and where it read S and G.
     assert "cannot solve it" in maze.text and "no checkpoint for maze-7x7" in maze.text and "S at row 2, column 2" in maze.text
     arc = orch.ask("solve this ARC task: [[0,1],[1,0]]", "arc")
     assert arc.task == "arc" and not arc.ok and "not available" in arc.text

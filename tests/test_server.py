@@ -114,8 +114,10 @@ def test_steps_for_mazes(client):
     assert body["steps"] and not any(step["verified"] for step in body["steps"])
 
 
-def test_steps_for_a_maze_of_another_side_on_a_size_free_model(tmp_path):
-    # A size-free model saved at 5x5 answers a 7x7 maze; the stepper must rebuild it for 7x7 as solve() does.
+@pytest.mark.parametrize("saved, asked", [(5, 7), (7, 5)])
+def test_steps_for_a_maze_of_another_side_on_a_size_free_model(tmp_path, saved, asked):
+    # A size-free model saved at one side answers a maze of another as solve() does: rebuilt for a
+    # larger maze, a smaller one in the middle of the model's own grid; the stepper must do the same.
     import numpy as np
     import torch
 
@@ -124,21 +126,21 @@ def test_steps_for_a_maze_of_another_side_on_a_size_free_model(tmp_path):
     from reasoner.model import HRM
     from reasoner.tasks import MazeTask
 
-    task5 = MazeTask(5)
+    task = MazeTask(saved)
     torch.manual_seed(0)
-    cfg = cpu_tiny(task5.vocab_size, task5.seq_len, **{**task5.model_hints(), "pos_encoding": "none",
-                                                       "attention": "relations", "relation_bias": True})
-    path = save_checkpoint(HRM(cfg), tmp_path / "maze", CheckpointCard(task=task5.spec(), model=cfg, seed=0))
-    questions, _ = MazeTask(7).generate(1, np.random.default_rng(0), progress=False)
+    cfg = cpu_tiny(task.vocab_size, task.seq_len, **{**task.model_hints(), "pos_encoding": "none",
+                                                     "attention": "relations", "relation_bias": True})
+    path = save_checkpoint(HRM(cfg), tmp_path / "maze", CheckpointCard(task=task.spec(), model=cfg, seed=0))
+    questions, _ = MazeTask(asked).generate(1, np.random.default_rng(0), progress=False)
     maze = ["".join(r) for r in questions[0]]
     with TestClient(build(settings(tmp_path, checkpoint=str(path)))) as c:
         body = c.post("/v1/solve/steps", json={"puzzle": maze, "task": "maze"}).json()
     result, steps = body["result"], body["steps"]
-    assert result["task"] == "maze-7x7" and result["verified"]
-    assert len(steps) == -(-cfg.halt_max_steps * 7 // 5)  # the M_max of the model rebuilt for 7x7
+    assert result["task"] == f"maze-{asked}x{asked}" and result["verified"]
+    assert len(steps) == -(-cfg.halt_max_steps * max(saved, asked) // saved)  # the M_max of the grid it ran on
     assert steps[result["halted_at"] - 1]["answer"] == result["model_answer"]
     for step in steps:
-        assert len(step["answer"]) == 7
+        assert len(step["answer"]) == asked
         assert step["verified"] == maze_rules.check_maze_answer(maze, step["answer"]).ok
 
 
@@ -152,10 +154,17 @@ def test_steps_for_a_maze_of_another_side_on_a_size_free_model(tmp_path):
     ({"puzzle": PUZZLE4, "options": {"views": 4}}, 422, "bad_request", "halting='verified'"),
     ({"puzzle": PUZZLE4, "task": "arc"}, 422, "invalid_request", "task"),
     ({}, 422, "invalid_request", "puzzle"),
-    ({"puzzle": ["#####", "#S  #", "# # #", "#  G#", "#####"], "task": "maze"}, 422, "unsupported_size", "maze-5x5"),
 ])
 def test_bad_solve_requests_get_a_json_reason(client, body, status, kind, says):
     assert says in error_of(client.post("/v1/solve", json=body), status, kind)
+
+
+def test_a_maze_without_a_checkpoint_gets_a_json_reason(client, tmp_path, monkeypatch):
+    import reasoner.inference as inference
+
+    monkeypatch.setattr(inference, "CHECKPOINT_DIR", tmp_path)  # neither a maze-5x5 nor a size-free maze model
+    body = {"puzzle": ["#####", "#S  #", "# # #", "#  G#", "#####"], "task": "maze"}
+    assert "maze-5x5" in error_of(client.post("/v1/solve", json=body), 422, "unsupported_size")
 
 
 def test_malformed_json_oversized_bodies_and_unknown_routes(client):

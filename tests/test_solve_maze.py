@@ -135,6 +135,28 @@ def test_a_size_free_model_answers_mazes_of_any_size(tmp_path, monkeypatch):
     assert solve(MAZE5, task="maze").task == "maze-5x5"
 
 
+def test_a_size_free_model_runs_a_smaller_maze_in_the_middle_of_its_own_grid(tmp_path):
+    # A 9x9-trained size-free model answers a 5x5 maze as the 5x5 maze inside 9x9 walls (its training
+    # form), not on a 5x5 grid: its answer is the model's on that walled grid, read back from the middle.
+    from reasoner.act import run_segments
+    from reasoner.tasks.maze import MazeCanvas
+
+    task9 = MazeTask(9)
+    torch.manual_seed(0)
+    cfg = cpu_tiny(task9.vocab_size, task9.seq_len, **{**task9.model_hints(), "pos_encoding": "none",
+                                                       "attention": "relations", "relation_bias": True})
+    model = HRM(cfg).eval()
+    path = save_checkpoint(model, tmp_path / "maze", CheckpointCard(task=task9.spec(), model=cfg, seed=0))
+    r = solve(MAZE5, task="maze", checkpoint=path, halting="fixed", segments=3, repair=False, precision="fp32")
+    assert r.task == "maze-5x5" and len(r.model_answer) == 5 and r.segments_used == 3
+    walled = MazeCanvas(9, 5).place(TASK5.parse(MAZE5)[None])
+    inputs = torch.from_numpy(task9.encode(walled[0])[None])
+    with torch.inference_mode():
+        probs = run_segments(model, inputs, torch.zeros(1, dtype=torch.long), 3).probs[-1]
+    tokens = MazeCanvas(9, 5).crop(probs).argmax(-1)[0].numpy()
+    assert r.model_answer == ["".join(row) for row in TASK5.decode(tokens).tolist()]
+
+
 def test_a_model_with_absolute_positions_refuses_another_size(untrained_maze_checkpoint):
     questions, _ = MazeTask(7).generate(1, np.random.default_rng(0), progress=False)
     with pytest.raises(PuzzleInputError, match="cannot run a maze-7x7"):

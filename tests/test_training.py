@@ -227,3 +227,18 @@ def test_training_data_can_join_sources_with_plus(tmp_path):
     blanks = (mixed.inputs == 1).sum(axis=1)  # token 1 = blank
     assert blanks.tolist() == [6] * 5 + [9, 9]
     assert np.array_equal(mixed.inputs[5:], np.stack([task.encode(p) for p in puzzles[1:3]]))
+
+
+def test_precision_auto_is_bf16_only_where_the_device_computes_it(monkeypatch):
+    # Emulated bf16 is several times slower than fp32 (CPUs without AVX512-BF16 / AMX), so the default
+    # trains in bf16 only where it is native; "bf16" and "fp32" force one.
+    import reasoner.inference as inference
+    from reasoner.config import TrainConfig
+    from reasoner.training import amp_dtype
+
+    assert TrainConfig().precision == "auto"
+    for native in (True, False):
+        monkeypatch.setattr(inference, "bf16_native", lambda device, native=native: native)
+        assert amp_dtype(TrainConfig(precision="auto"), "cpu") == (torch.bfloat16 if native else None)
+        assert amp_dtype(TrainConfig(precision="bf16"), "cpu") == torch.bfloat16
+        assert amp_dtype(TrainConfig(precision="fp32"), "cpu") is None

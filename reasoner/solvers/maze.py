@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from verifiers import maze as maze_rules
 
 from ..tasks import MazeTask, PuzzleInputError, Variant, maze_variant
-from ..tasks.maze import UnreachableGoalError, maze_side
+from ..tasks.maze import MazeCanvas, UnreachableGoalError, maze_side
 from .base import NON_FINITE_NOTE, Chunk
 
 
@@ -74,11 +74,16 @@ class MazePolicy:
             return err.grid, False
 
     def answer(self, chunk: Chunk) -> list[MazeSolveResult]:
-        task, grids, reachable = chunk.task, chunk.grids, chunk.facts
-        run = chunk.run(grids, None)
-        tokens = run.probs.argmax(-1).numpy()
+        grids, reachable = chunk.grids, chunk.facts
+        # A maze smaller than the model's grid runs in the middle of a grid of walls of that size
+        # (the driver chose the model: inference.load_model_for); its answer is read back from there.
+        canvas = MazeCanvas(chunk.task.size, grids.shape[1])
+        run = chunk.run(canvas.place(grids), None)
+        probs = canvas.crop(run.probs)
+        task = chunk.task if canvas.size == canvas.side else MazeTask(canvas.side)
+        tokens = probs.argmax(-1).numpy()
         finite = run.probs.isfinite().flatten(1).all(1).numpy()
-        confidence = run.probs.max(-1).values.numpy().reshape(len(grids), task.size, task.size)
+        confidence = probs.max(-1).values.numpy().reshape(len(grids), task.size, task.size)
         confidence = np.where(np.isfinite(confidence), confidence, 0.0)
         results = []
         for i, grid in enumerate(grids):

@@ -12,6 +12,7 @@ All rules (validity, reachability, shortest paths, the labelling tie-break) come
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -398,13 +399,41 @@ def inside_walls(questions: np.ndarray, answers: np.ndarray, size: int,
     """Smaller mazes [count, k, k], each put at a random place in a size x size grid of walls: the
     same maze, with the same shortest path (the labelling tie-break does not depend on where the maze
     sits), as a maze of the larger size."""
-    count, k = len(questions), questions.shape[1]
-    big_q = np.full((count, size, size), WALL, dtype="<U1")
-    big_a = big_q.copy()
-    for i, (r, c) in enumerate(rng.integers(0, size - k + 1, (count, 2))):
-        big_q[i, r : r + k, c : c + k] = questions[i]
-        big_a[i, r : r + k, c : c + k] = answers[i]
-    return big_q, big_a
+    at = rng.integers(0, size - questions.shape[1] + 1, (len(questions), 2))
+    return in_walls(questions, size, at), in_walls(answers, size, at)
+
+
+def in_walls(grids: np.ndarray, size: int, at: np.ndarray) -> np.ndarray:
+    """Grids [count, k, k], grid i with its top-left cell at row, column `at[i]` of a size x size
+    grid of walls."""
+    k = grids.shape[1]
+    big = np.full((len(grids), size, size), WALL, dtype="<U1")
+    for i, (r, c) in enumerate(at):
+        big[i, r : r + k, c : c + k] = grids[i]
+    return big
+
+
+@dataclass(frozen=True)
+class MazeCanvas:
+    """Where a side x side maze sits when a model runs it on a size x size grid (size >= side): in
+    the middle, walls around it. size == side: the maze itself."""
+
+    size: int
+    side: int
+
+    def place(self, grids: np.ndarray) -> np.ndarray:
+        """Mazes [count, side, side] -> [count, size, size]."""
+        if self.size == self.side:
+            return grids
+        return in_walls(grids, self.size, np.full((len(grids), 2), (self.size - self.side) // 2))
+
+    def crop(self, values: Any) -> Any:
+        """Per-cell values [count, size * size, ...] (array or tensor) -> the maze's [count, side * side, ...]."""
+        if self.size == self.side:
+            return values
+        top, rest = (self.size - self.side) // 2, tuple(values.shape[2:])
+        grid = values.reshape(len(values), self.size, self.size, *rest)[:, top : top + self.side, top : top + self.side]
+        return grid.reshape(len(values), self.side * self.side, *rest)
 
 
 def maze_side(maze: Any) -> int:

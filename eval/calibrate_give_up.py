@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reasoner.act import answer_probabilities  # noqa: E402
 from reasoner.checkpoint import GiveUp, card_path, load_checkpoint  # noqa: E402
+from reasoner.inference import autocast  # noqa: E402
 
 SEED = 31337  # the sets are drawn with their own seed, which no training run uses
 
@@ -57,7 +58,7 @@ def trace(model, task, source: str) -> tuple[np.ndarray, np.ndarray]:
     carry, ids = model.initial_carry(len(inputs)), torch.zeros(len(inputs), dtype=torch.long)
     q = np.zeros((len(inputs), segments))
     first = np.zeros(len(inputs), dtype=np.int64)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with autocast("cpu"):
         for s in range(segments):
             out = model(carry, inputs, ids)
             carry = out.carry

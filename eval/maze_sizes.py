@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from plots import plot_by_segment  # noqa: E402
 from reasoner.act import run_segments  # noqa: E402
-from reasoner.checkpoint import load_checkpoint  # noqa: E402
+from reasoner.checkpoint import load_checkpoint, read_card  # noqa: E402
+from reasoner.inference import autocast  # noqa: E402
 from reasoner.tasks import Examples  # noqa: E402
 from reasoner.views import verified_by_segment  # noqa: E402
 
@@ -53,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--segments", type=int, nargs="+", default=[4, 8, 16, 32, 64],
                         help="test-time segment counts to report (default: %(default)s)")
     parser.add_argument("--canvas", type=int, metavar="N",
-                        help="run every generated maze smaller than N inside an N x N grid of walls (the same mazes)")
+                        help="run every generated maze smaller than N inside an N x N grid of walls (the same mazes); "
+                             "0: each maze on a grid of its own size (default: the checkpoint's own grid, as solve() "
+                             "runs a smaller maze)")
     parser.add_argument("--views", type=int, default=1, choices=range(1, 9), metavar="N",
                         help="also score N symmetric copies per maze, verifier-picked, 2-8 (default: %(default)s: off)")
     parser.add_argument("--maze-file", type=Path, help="also score a Maze-Hard style file (one maze per line)")
@@ -73,7 +76,7 @@ def score(model, task, examples: Examples, segment_counts: list[int], views: int
     for start in range(0, len(examples), BATCH):
         part = examples.take(slice(start, start + BATCH))
         inputs = torch.from_numpy(part.inputs)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast("cpu"):
             trace = run_segments(model, inputs, torch.from_numpy(part.puzzle_ids), top)
         for k, probs in enumerate(trace.probs):
             answers = probs.argmax(-1).numpy()
@@ -93,7 +96,7 @@ def score(model, task, examples: Examples, segment_counts: list[int], views: int
     }
     if views > 1:
         questions = np.stack([task.decode(q) for q in examples.inputs])
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast("cpu"):
             solved = verified_by_segment(model, task, questions, top, views, np.random.default_rng(SEED), BATCH)
         rates.update(views=views, valid_views={str(s): float(solved[s - 1].mean()) for s in segment_counts})
     return rates, {"question": examples.inputs[0], "label": examples.labels[0], "frames": frames}
@@ -103,8 +106,11 @@ def generated_set(checkpoint: Path, size: int, mazes: int, style: str, segment_c
                   rng: np.random.Generator, views: int = 1, canvas: int | None = None) -> tuple[str, dict, tuple]:
     """Fresh mazes of one size through score(): (set name, rates with the seconds taken, (task, the
     first maze's frames) for gif()). With `canvas` larger than `size`, the same mazes each inside a
-    canvas x canvas grid of walls."""
-    inside = canvas is not None and canvas > size
+    canvas x canvas grid of walls (at random places; solve() centres them); None: the checkpoint's
+    own grid, the grid solve() runs a smaller maze on (reasoner.inference.load_model_for)."""
+    if canvas is None:
+        canvas = read_card(checkpoint).task["size"]
+    inside = canvas > size
     model, task, _ = load_checkpoint(checkpoint, size=canvas if inside else size)
     start = time.time()
     examples = task.load_examples(f"gen:count={mazes},style={style}" + (f",side={size}" if inside else ""), rng,

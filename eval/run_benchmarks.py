@@ -558,7 +558,8 @@ def bench_sudoku_hard(path: Path, args, profile: Profile) -> dict:
 
 def bench_maze_sizes(path: Path, args, profile: Profile) -> dict:
     """maze_sizes.py's table for a size-free maze checkpoint: the HRM alone on fresh Maze-Hard-style mazes
-    of each side in profile.maze_sizes and on the usable rows of --maze-file, at profile.size_segments;
+    of each side in profile.maze_sizes (a side smaller than the checkpoint's grid inside walls of that
+    grid, as solve() runs it) and on the usable rows of --maze-file, at profile.size_segments;
     the GIF shows the path forming on the first maze of the largest set (the file's on a tie)."""
     card = read_card(path)
     if not card.model.size_free:

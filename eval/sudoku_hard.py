@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plots import plot_by_segment  # noqa: E402
 from reasoner.act import run_segments  # noqa: E402
 from reasoner.checkpoint import load_checkpoint  # noqa: E402
+from reasoner.inference import autocast  # noqa: E402
 from reasoner.views import verified_by_segment  # noqa: E402
 from verifiers import sudoku as rules  # noqa: E402
 
@@ -84,7 +85,7 @@ def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[
     for start in range(0, len(puzzles), BATCH):
         grids, sols = puzzles[start : start + BATCH], solutions[start : start + BATCH]
         inputs = torch.from_numpy(np.stack([task.encode(g) for g in grids]))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast("cpu"):
             trace = run_segments(model, inputs, torch.zeros(len(grids), dtype=torch.long), top)
         for k, probs in enumerate(trace.probs):
             tokens = probs.argmax(-1).numpy()
@@ -100,7 +101,7 @@ def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[
     plain, guided = np.array(plain_nodes), np.array(guided_nodes)
     with_views = {}
     if views > 1:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast("cpu"):
             solved = verified_by_segment(model, task, puzzles, top, views, np.random.default_rng(SEED), BATCH)
         with_views = {"views": views, "verified_views": {str(s): float(solved[s - 1].mean()) for s in counts}}
     return {

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .model import HRM
 
 __all__ = ["solve", "SolveResult", "MazeSolveResult", "PuzzleBatchError", "CHECKPOINT_DIR", "POLICIES",
-           "answer_probs", "run_model", "load_model", "default_device", "bf16_native"]
+           "answer_probs", "run_model", "load_model", "default_device", "bf16_native", "autocast"]
 
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
 POLICIES: dict[str, Policy] = {"sudoku": SudokuPolicy(), "maze": MazePolicy()}
@@ -296,7 +296,7 @@ def _threads_for(batch: int, device: str):
         torch.set_num_threads(before)
 
 
-def _autocast(device: str, precision: str):
+def autocast(device: str, precision: str = "auto"):
     """bf16 autocast for "bf16" (and for "auto" where the device has native bf16), else fp32."""
     import torch
 
@@ -334,7 +334,7 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
     gave_up = np.zeros(count, dtype=bool)
     verified = np.zeros(count, dtype=bool)  # `probs` holds an answer the verifier accepted
     live = np.arange(len(tokens))  # rows still running
-    with torch.inference_mode(), _autocast(device, precision), _threads_for(len(tokens), device):
+    with torch.inference_mode(), autocast(device, precision), _threads_for(len(tokens), device):
         for segment in range(1, segments + 1):
             out = model(carry, inputs, ids)
             seg_probs = answer_probabilities(out.logits, model.cfg.loss).cpu()

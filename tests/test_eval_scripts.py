@@ -101,3 +101,7 @@ def test_maze_sizes_can_run_small_mazes_inside_a_larger_grid_of_walls(tmp_path):
     report = json.loads(out.with_suffix(".json").read_text())
     (name, rates), = report["sets"].items()
     assert name == "generated 5x5 (style long) inside 7x7 walls" and rates["mazes"] == 2
+    # By default as solve() runs them: on the checkpoint's own grid; --canvas 0: each on its own size.
+    for extra, expected in (([], "generated 5x5 (style long) inside 7x7 walls"), (["--canvas", "0"], "generated 5x5 (style long)")):
+        assert maze_sizes.main([str(path), "--sizes", "5", "--mazes", "2", "--segments", "1", "--out", str(out), *extra]) == 0
+        assert list(json.loads(out.with_suffix(".json").read_text())["sets"]) == [expected]

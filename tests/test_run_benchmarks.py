@@ -222,7 +222,7 @@ def test_hard_sudoku_and_maze_sizes_sections(tmp_path, capsys):
     sizes = report["maze_sizes"]["checkpoints"]["maze-sizefree-15x15"]
     assert sizes["segments"] == [1, 2, 4, 8] and sizes["style"] == "long"
     assert {name: s["mazes"] for name, s in sizes["sets"].items()} == {
-        "generated 9x9 (style long)": 4, "generated 30x30 (style long)": 4, "file mazes5_question.txt": 4}
+        "generated 9x9 (style long) inside 15x15 walls": 4, "generated 30x30 (style long)": 4, "file mazes5_question.txt": 4}
     for name, s in sizes["sets"].items():
         assert all(0 <= s["exact"][k] <= s["valid"][k] <= 1 for k in s["valid"]), name  # the label is one valid path
         assert len(s["valid_by_segment"]) == 8

@@ -185,6 +185,9 @@ def main() -> int:
         print(f"(no {args.sudoku_file}: latency skipped)\n")
     print(f"## Batched inference, one segment at batch {args.batch}\n")
     print(table(batched_rate(model, task, args.batch, repeats=5)) + "\n")
+    if not bf16_native("cpu"):
+        print("This CPU has no native bf16 (AVX512-BF16 or AMX): bf16 is emulated, solve() runs fp32 here, and the "
+              "bf16 row only shows what emulation costs.\n")
     if args.accuracy_puzzles:
         print(f"## Exact accuracy, HRM alone after {model.cfg.halt_max_steps} segments, fp32 vs bf16\n")
         print(table(accuracy(model, task, args.accuracy_puzzles, (40, 50))))

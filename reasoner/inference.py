@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .model import HRM
 
 __all__ = ["solve", "SolveResult", "MazeSolveResult", "PuzzleBatchError", "CHECKPOINT_DIR", "POLICIES",
-           "answer_probs", "run_model", "load_model", "default_device", "bf16_native", "autocast"]
+           "answer_probs", "run_model", "load_model", "load_model_for", "default_device", "bf16_native", "autocast"]
 
 CHECKPOINT_DIR = Path(os.environ.get("HRM_CHECKPOINT_DIR", Path(__file__).parent / "checkpoints"))
 POLICIES: dict[str, Policy] = {"sudoku": SudokuPolicy(), "maze": MazePolicy()}

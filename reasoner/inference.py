@@ -296,14 +296,19 @@ def _threads_for(batch: int, device: str):
         torch.set_num_threads(before)
 
 
-def autocast(device: str, precision: str = "auto"):
-    """bf16 autocast for "bf16" (and for "auto" where the device has native bf16), else fp32."""
-    import torch
-
+def uses_bf16(device: str, precision: str = "auto") -> bool:
+    """Does `precision` mean bf16 on `device`? "bf16" always, "auto" where the device has native bf16
+    (inference and training decide alike)."""
     if precision not in ("auto", "bf16", "fp32"):
         raise ValueError(f"precision must be auto, bf16 or fp32, not {precision!r}")
-    wanted = precision == "bf16" or (precision == "auto" and bf16_native(device))
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=wanted)
+    return precision == "bf16" or (precision == "auto" and bf16_native(device))
+
+
+def autocast(device: str, precision: str = "auto"):
+    """bf16 autocast where `uses_bf16`, else fp32."""
+    import torch
+
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=uses_bf16(device, precision))
 
 
 def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str, precision: str = "auto",

@@ -16,10 +16,9 @@ import os
 import shlex
 import sys
 import time
-import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import numpy as np
 import torch
@@ -109,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         if field.annotation is bool:
             train_fields.add_argument(flag(name), action=argparse.BooleanOptionalAction, default=None, help=f"(default: {field.default})")
         else:
-            choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else ()
+            choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else ()
             what = f"one of {', '.join(choices)} " if choices else ""
             train_fields.add_argument(flag(name), default=None, metavar=name.upper(), help=f"{what}(default: {field.default})")
     return parser

@@ -105,10 +105,9 @@ def make_optimizers(model: HRM, cfg: TrainConfig) -> tuple[torch.optim.Optimizer
 
 def amp_dtype(cfg: TrainConfig, device: torch.device | str) -> torch.dtype | None:
     """The autocast dtype of `cfg.precision` on `device` (None: fp32)."""
-    from .inference import bf16_native
+    from .inference import uses_bf16
 
-    wanted = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_native(str(device)))
-    return torch.bfloat16 if wanted else None
+    return torch.bfloat16 if uses_bf16(str(device), cfg.precision) else None
 
 
 def train_step(model: HRM, act: ACTState, optimizers: list[torch.optim.Optimizer], batch_size: int, *,

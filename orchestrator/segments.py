@@ -20,8 +20,9 @@ from reasoner.act import run_segments
 from reasoner.inference import default_device, load_model_for
 from reasoner.tasks.maze import MazeCanvas, MazeTask, UnreachableGoalError
 
-# The stepper shows at most this many segments: the paper's M_max is 16, and a request may not
-# make the server run a model for as long as it likes.
+# The stepper shows at most this many segments, or the checkpoint's own M_max where that is more
+# (what solve() itself runs; a size-free maze model's grows with the maze): the paper's M_max is
+# 16, and a request may not make the server run a model for as long as it likes.
 MAX_SEGMENTS = 32
 
 
@@ -47,9 +48,9 @@ def segment_steps(result: SolveResult | MazeSolveResult, segments: int | None = 
     # As solve() loaded it (and the same cached model, not a second copy): a size-free maze model
     # rebuilt for a larger maze's side, or a smaller maze in the middle of the model's own grid.
     model, model_task, _ = load_model_for(result.checkpoint, device, len(result.puzzle) if maze else None)
-    count = segments or model.cfg.halt_max_steps
-    if not 1 <= count <= MAX_SEGMENTS:
-        raise ValueError(f"segments must be between 1 and {MAX_SEGMENTS}, got {count}")
+    count, most = segments or model.cfg.halt_max_steps, max(MAX_SEGMENTS, model.cfg.halt_max_steps)
+    if not 1 <= count <= most:
+        raise ValueError(f"segments must be between 1 and {most}, got {count}")
     task = MazeTask(len(result.puzzle)) if maze else model_task
     canvas = MazeCanvas(model_task.size, task.size) if maze else None
     try:

@@ -16,7 +16,6 @@ supervision trains each segment on its own. The answer is read from z_H; a Q-hea
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
@@ -24,7 +23,6 @@ from typing import Callable, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .config import ModelConfig
 
@@ -125,13 +123,17 @@ def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel: Win
     return torch.cat((head, out.flatten(2, 3)), dim=2)
 
 
-def _sdpa_backend(q: torch.Tensor):
-    """PyTorch picks SDPA's kernel, except for a bf16 graph on the CPU: there the flash kernel's backward
-    took 4x as long as the plain (math) kernel's at these shapes (82 positions, head size 32), with the
-    same error against fp32; a whole bf16 training step got 4-14% faster."""
-    if q.requires_grad and q.dtype == torch.bfloat16 and q.device.type == "cpu":
-        return sdpa_kernel(SDPBackend.MATH)
-    return contextlib.nullcontext()
+def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + mask) v. On the CPU SDPA's kernels are slow once given a mask: at
+    82 positions (head size 32, batch 64, one thread) these plain ops took half the time in bf16,
+    forward and backward, and in fp32 inference (docs/results.md, session 11); without a mask, or
+    for fp32 training, SDPA stays faster."""
+    use_sdpa = q.device.type != "cpu" or (q.requires_grad and q.dtype == torch.float32)
+    if use_sdpa:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype) if mask.is_floating_point() else mask)
+    scores = ((q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)).float()  # scaling q: 82x32, not 82x82
+    scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    return scores.softmax(-1).to(v.dtype) @ v
 
 
 class BlockWeights(NamedTuple):
@@ -154,11 +156,10 @@ def attention(x: torch.Tensor, qkv: torch.Tensor, out: torch.Tensor, heads: int,
     q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [batch, heads, seq, head_dim]
     if isinstance(mask, WindowRelation):
         o = window_attention(q, k, v, mask)
+    elif mask is not None:
+        o = masked_attention(q, k, v, mask)
     else:
-        if mask is not None and mask.dtype != torch.bool:
-            mask = mask.to(q.dtype)  # learned relation scores; SDPA wants the query's dtype
-        with _sdpa_backend(q):
-            o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=False)
+        o = F.scaled_dot_product_attention(q, k, v)
     return F.linear(o.transpose(1, 2).reshape(batch, seq, -1), out)
 
 

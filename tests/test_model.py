@@ -365,7 +365,7 @@ def test_relation_bias_is_learned_per_kind_and_does_not_depend_on_the_grid_size(
 
 @pytest.mark.parametrize("relations", [False, True])
 def test_bf16_attention_with_a_graph_matches_fp32(relations):
-    # A bf16 graph on the CPU takes SDPA's math kernel (its flash backward is slow): same answer as fp32.
+    # With a mask, a bf16 graph on the CPU takes the plain-ops attention: same answer as fp32 SDPA.
     from reasoner.model import Attention
 
     torch.manual_seed(0)
@@ -381,6 +381,23 @@ def test_bf16_attention_with_a_graph_matches_fp32(relations):
     assert out.dtype == torch.bfloat16
     assert torch.allclose(out.float(), ref, atol=0.05, rtol=0.05)
     assert (grad - ref_grad).norm() / ref_grad.norm() < 0.05
+
+
+@pytest.mark.parametrize("kind", ["bool", "scores"])
+def test_masked_attention_in_plain_ops_equals_sdpa(kind):
+    # On the CPU a masked attention outside fp32 training runs as plain ops; it must be SDPA's function.
+    import torch.nn.functional as F
+
+    from reasoner.model import masked_attention
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 2, 10, 8) for _ in range(3))
+    allowed = torch.rand(10, 10) < 0.5
+    allowed.fill_diagonal_(True)  # every query sees at least itself
+    mask = allowed if kind == "bool" else torch.randn(2, 10, 10).masked_fill(~allowed, float("-inf"))
+    with torch.no_grad():
+        out = masked_attention(q, k, v, mask)
+    assert torch.allclose(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-5)
 
 
 INFERENCE_CONFIGS = {

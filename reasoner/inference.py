@@ -102,8 +102,9 @@ def solve(
     CPUs, CUDA), fp32 elsewhere; "bf16" / "fp32" force one.
     `repair=False` returns the HRM's verdict alone (answer None when it was wrong).
     `task="maze"`: mazes in the `# SGo` text form (N lines, or one N*N-character line, or a list
-    of them), answered by the `maze-NxN` checkpoint; a wrong HRM path is replaced by the exact
-    breadth-first search (path "search") unless repair=False. Returns MazeSolveResult(s).
+    of them), answered by a `maze-NxN` checkpoint where there is one, else by the size-free `maze`
+    checkpoint (shipped; any side); a wrong HRM path is replaced by the exact breadth-first search
+    (path "search") unless repair=False. Returns MazeSolveResult(s).
     `batch`: None guesses whether `puzzles` is one puzzle or several (strings each shorter than a
     puzzle are the rows of one); True: each element is one puzzle; False: it is one puzzle.
     Raises PuzzleInputError (or its subclass ContradictoryPuzzleError) for an unusable puzzle; for a

@@ -26,6 +26,7 @@ import load_test  # noqa: E402
 PUZZLE4 = "1..4.4....2..3.."
 SOLUTION4 = rules.analyse_puzzle(SudokuTask(2, 2).parse(PUZZLE4), 2, 2).solution
 CLASH4 = "11.4.4....2..3.."
+MAZE5 = ["S  # ", " # # ", " #   ", " ### ", "    G"]
 MAZE9 = [" S# #  # ", "#   # #  ", "       # ", "#    #  #", " #       ", "# # #    ", "# # #  # ", "# # #   #",
          " #  #   G"]
 
@@ -142,6 +143,27 @@ def test_steps_for_a_maze_of_another_side_on_a_size_free_model(tmp_path, saved, 
     for step in steps:
         assert len(step["answer"]) == asked
         assert step["verified"] == maze_rules.check_maze_answer(maze, step["answer"]).ok
+
+
+def test_steps_default_to_the_checkpoints_own_m_max_above_the_request_limit(tmp_path):
+    # A request may ask for at most MAX_SEGMENTS; by default the stepper runs what solve() runs, the
+    # checkpoint's M_max, even where that is more (a size-free maze model's grows with the maze).
+    import torch
+
+    from orchestrator.segments import MAX_SEGMENTS
+    from reasoner.checkpoint import CheckpointCard, save_checkpoint
+    from reasoner.config import cpu_tiny
+    from reasoner.model import HRM
+    from reasoner.tasks import MazeTask
+
+    task = MazeTask(5)
+    torch.manual_seed(0)
+    cfg = cpu_tiny(task.vocab_size, task.seq_len, **{**task.model_hints(), "halt_max_steps": MAX_SEGMENTS + 3})
+    path = save_checkpoint(HRM(cfg), tmp_path / "maze-5x5", CheckpointCard(task=task.spec(), model=cfg, seed=0))
+    with TestClient(build(settings(tmp_path, checkpoint=str(path)))) as c:
+        assert len(c.post("/v1/solve/steps", json={"puzzle": MAZE5, "task": "maze"}).json()["steps"]) == MAX_SEGMENTS + 3
+        asked = {"puzzle": MAZE5, "task": "maze", "options": {"segments": MAX_SEGMENTS + 1}}
+        assert "options.segments" in error_of(c.post("/v1/solve/steps", json=asked), 422, "invalid_request")
 
 
 @pytest.mark.parametrize("body, status, kind, says", [

@@ -104,8 +104,8 @@ Pattern = torch.Tensor | WindowRelation | None
 def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel: WindowRelation) -> torch.Tensor:
     """q, k, v: [batch, heads, seq, head_dim] -> [batch, heads, seq, head_dim]."""
     p, (rows, cols), r = rel.prefix, rel.grid, rel.radius
-    bias = rel.prefix_bias.to(q.dtype) if rel.prefix_bias is not None else None
-    head = F.scaled_dot_product_attention(q[:, :, :p], k, v, attn_mask=bias)
+    head = (F.scaled_dot_product_attention(q[:, :, :p], k, v) if rel.prefix_bias is None
+            else masked_attention(q[:, :, :p], k, v, rel.prefix_bias))  # one rule for masked attention
 
     def padded(t: torch.Tensor) -> torch.Tensor:  # [batch, heads, rows + 2r, cols + 2r, head_dim]
         return F.pad(t[:, :, p:].unflatten(2, (rows, cols)), (0, 0, r, r, r, r))

@@ -9,13 +9,15 @@ HRM's batched arithmetic rate against a plain matmul, in fp32 and bf16.
    solve() as shipped, and solve() in the previous defaults (ACT halting, fp32).
 2. Batched inference: FLOPs of one segment counted by torch's FlopCounterMode, over the measured
    time of a segment at --batch, as a share of a plain matmul of the model's largest GEMM shape
-   in the same precision, measured in the same run.
+   in the same precision, measured in the same run; for the model as solve() loads it, and
+   compiled as solve(compile=True) runs it (first_call_s includes the compile).
 3. Accuracy in fp32 and bf16 (exact, HRM alone, after M_max segments) on generated puzzles.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -110,25 +112,39 @@ def latency(puzzles: list[str], task: SudokuTask) -> dict:
 
 
 @torch.inference_mode()
-def batched_rate(model, task: SudokuTask, batch: int, repeats: int) -> list[dict]:
-    """Achieved GFLOP/s of one segment at `batch` against a plain matmul, fp32 and bf16."""
-    cfg = model.cfg
+def batched_rate(models: dict, task: SudokuTask, batch: int, repeats: int, rounds: int = 5) -> list[dict]:
+    """Achieved GFLOP/s of one segment at `batch` against a plain matmul, fp32 and bf16, for each of
+    `models` (name -> model: as solve() loads it, and compiled). The models take turns, round by
+    round, and each row is the median round, so load on the machine hits all alike. FLOPs are
+    counted on the first model: under FlopCounterMode a compiled function runs uncompiled."""
+    first_model = next(iter(models.values()))
+    cfg = first_model.cfg
     puzzles, _ = task.generate(batch, (40, 40), np.random.default_rng(0), progress=False)
     inputs = torch.from_numpy(np.stack([task.encode(g) for g in puzzles]))
     ids = torch.zeros(batch, dtype=torch.long)
-    carry = model.initial_carry(batch)
+    carry = first_model.initial_carry(batch)
     rows = []
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
             with FlopCounterMode(display=False) as counter:
-                model(carry, inputs, ids)
-            seconds = timed(lambda: model(carry, inputs, ids), repeats)
-        flops = counter.get_total_flops()
-        achieved = flops / seconds / 1e9
+                first_model(carry, inputs, ids)
+            flops = counter.get_total_flops()
+            first_call, times = {}, {path: [] for path in models}
+            for path, model in models.items():
+                start = time.perf_counter()
+                model(carry, inputs, ids)  # a compiled model compiles here
+                first_call[path] = time.perf_counter() - start
+            for _ in range(rounds):
+                for path, model in models.items():
+                    times[path].append(timed(lambda: model(carry, inputs, ids), repeats))
         reference = matmul_gflops(batch * cfg.total_len, cfg.hidden_size, 2 * cfg.mlp_hidden, dtype)
-        rows.append({"precision": name, "batch": batch, "ms_per_segment": 1000 * seconds, "gflop_per_segment": flops / 1e9,
-                     "achieved_gflops": achieved, "matmul_gflops": reference, "share_of_matmul": achieved / reference,
-                     "puzzle_segments_per_s": batch / seconds})
+        for path, seconds in times.items():
+            seconds = statistics.median(seconds)
+            achieved = flops / seconds / 1e9
+            rows.append({"precision": name, "path": path, "batch": batch, "first_call_s": first_call[path],
+                         "ms_per_segment": 1000 * seconds, "gflop_per_segment": flops / 1e9, "achieved_gflops": achieved,
+                         "matmul_gflops": reference, "share_of_matmul": achieved / reference,
+                         "puzzle_segments_per_s": batch / seconds})
     return rows
 
 
@@ -159,6 +175,8 @@ def main() -> int:
     parser.add_argument("--puzzles", type=int, default=30, help="hard puzzles (17-25 givens) timed one at a time")
     parser.add_argument("--batch", type=int, default=256, help="batch for the arithmetic rate")
     parser.add_argument("--accuracy-puzzles", type=int, default=256, help="generated puzzles per blank count")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="skip the compiled rows of the batched rate (solve(compile=True): a compile of tens of seconds)")
     parser.add_argument("--threads", type=int, help="intra-op threads (default: torch's); 1 on a CPU other jobs keep busy")
     args = parser.parse_args()
     if args.threads:
@@ -184,7 +202,10 @@ def main() -> int:
     else:
         print(f"(no {args.sudoku_file}: latency skipped)\n")
     print(f"## Batched inference, one segment at batch {args.batch}\n")
-    print(table(batched_rate(model, task, args.batch, repeats=5)) + "\n")
+    models = {"as loaded": model}
+    if not args.no_compile:
+        models["compiled"] = load_model(str(CHECKPOINT_DIR / variant.checkpoint), "cpu", compiled=True)[0]
+    print(table(batched_rate(models, task, args.batch, repeats=3)) + "\n")
     if not bf16_native("cpu"):
         print("This CPU has no native bf16 (AVX512-BF16 or AMX): bf16 is emulated, solve() runs fp32 here, and the "
               "bf16 row only shows what emulation costs.\n")

@@ -61,12 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also score N symmetric copies per maze, verifier-picked, 2-8 (default: %(default)s: off)")
     parser.add_argument("--maze-file", type=Path, help="also score a Maze-Hard style file (one maze per line)")
     parser.add_argument("--rows", default=None, help="lines of --maze-file as START:END (default: all)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model's updates (a compile per grid size, tens of seconds; then faster)")
     parser.add_argument("--out", type=Path, default=Path("maze-sizes"),
                         help="output prefix: PREFIX.json, PREFIX.md, PREFIX.png, PREFIX.gif (default: %(default)s)")
     return parser
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def score(model, task, examples: Examples, segment_counts: list[int], views: int = 1) -> tuple[dict, dict]:
     """Valid / exact rates at each segment count, the verifier-halt segments, and one maze's frames."""
     top = max(segment_counts)
@@ -102,8 +104,17 @@ def score(model, task, examples: Examples, segment_counts: list[int], views: int
     return rates, {"question": examples.inputs[0], "label": examples.labels[0], "frames": frames}
 
 
+def load(checkpoint: Path, size: int, compile: bool):
+    """The checkpoint's model on a grid of `size` (and its task), compiled for inference if asked."""
+    model, task, _ = load_checkpoint(checkpoint, size=size)
+    if compile:
+        model.compile_inference()
+    return model, task
+
+
 def generated_set(checkpoint: Path, size: int, mazes: int, style: str, segment_counts: list[int],
-                  rng: np.random.Generator, views: int = 1, canvas: int | None = None) -> tuple[str, dict, tuple]:
+                  rng: np.random.Generator, views: int = 1, canvas: int | None = None,
+                  compile: bool = False) -> tuple[str, dict, tuple]:
     """Fresh mazes of one size through score(): (set name, rates with the seconds taken, (task, the
     first maze's frames) for gif()). With `canvas` larger than `size`, the same mazes each inside a
     canvas x canvas grid of walls (at random places; solve() centres them); None: the checkpoint's
@@ -111,7 +122,7 @@ def generated_set(checkpoint: Path, size: int, mazes: int, style: str, segment_c
     if canvas is None:
         canvas = read_card(checkpoint).task["size"]
     inside = canvas > size
-    model, task, _ = load_checkpoint(checkpoint, size=canvas if inside else size)
+    model, task = load(checkpoint, canvas if inside else size, compile)
     start = time.time()
     examples = task.load_examples(f"gen:count={mazes},style={style}" + (f",side={size}" if inside else ""), rng,
                                   progress=False)
@@ -189,13 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     example_30 = None
     for n in args.sizes:
         name, rates, example = generated_set(args.checkpoint, n, args.mazes, args.style, report["segments"],
-                                             np.random.default_rng(SEED + n), args.views, args.canvas)
+                                             np.random.default_rng(SEED + n), args.views, args.canvas, args.compile)
         report["sets"][name] = rates
         print(f"{n}x{n}: valid {rates['valid']}, exact {rates['exact']} ({rates['seconds']} s)", flush=True)
         if n == 30 or example_30 is None:
             example_30 = example
     if args.maze_file:
-        model, task, _ = load_checkpoint(args.checkpoint, size=30)
+        model, task = load(args.checkpoint, 30, args.compile)
         source = f"file:{args.maze_file}" + (f"[{args.rows}]" if args.rows else "")
         examples = task.load_examples(source, np.random.default_rng(0), progress=False)
         rates, example = score(model, task, examples, report["segments"], args.views)

@@ -136,7 +136,7 @@ class SegmentTrace:
         return halt.float().argmax(0) + 1
 
 
-@torch.no_grad()
+@torch.inference_mode()  # the inference path: weights prepared once (HRM.inference_weights)
 def run_segments(
     model: HRM, inputs: torch.Tensor, puzzle_ids: torch.Tensor, segments: int, keep_carries: bool = False
 ) -> SegmentTrace:

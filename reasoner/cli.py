@@ -54,7 +54,7 @@ def _puzzles(args, parser) -> list[tuple[int | None, str]]:
 def _solve_chunk(texts: list[str], args) -> tuple[list, dict[int, str]]:
     """Results for the good puzzles of a chunk (None where bad) and the bad ones' reasons by index."""
     options = dict(checkpoint=args.checkpoint, segments=args.segments, halting=args.halting, repair=not args.no_repair,
-                   precision=args.precision, views=args.views, give_up=not args.no_give_up)
+                   precision=args.precision, views=args.views, give_up=not args.no_give_up, compile=args.compile)
     results: list = [None] * len(texts)
     try:
         return solve(texts, args.task, batch=True, **options), {}
@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
                              "where the halting head rates the puzzle hopeless")
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
                         help="auto: bf16 where the CPU computes it natively (AVX512-BF16 or AMX), else fp32 (default)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the HRM once (tens of seconds), then run batches about 1.5-2x faster: for "
+                             "a --file of thousands of puzzles")
     parser.add_argument("--no-repair", action="store_true", help="report the HRM's own answer only; no repair or search")
     parser.add_argument("--json", action="store_true", help="print the full results as JSON lines")
     args = parser.parse_args(argv)

@@ -78,6 +78,7 @@ def solve(
     batch_size: int = 256,
     batch: bool | None = None,
     precision: Literal["auto", "bf16", "fp32"] = "auto",
+    compile: bool = False,
 ) -> SolveResult | list[SolveResult]:
     """Solve one puzzle or many.
 
@@ -100,6 +101,9 @@ def solve(
     answer verifies or `segments` run out (the default gives up where the checkpoint's card says).
     `precision`: "auto" runs in bf16 where the device computes in bf16 natively (AVX512-BF16/AMX
     CPUs, CUDA), fp32 elsewhere; "bf16" / "fp32" force one.
+    `compile=True`: run the HRM's updates through torch.compile (HRM.compile_inference): a compile of
+    tens of seconds the first time a checkpoint runs in this process, then about 1.5-2x the batched
+    throughput on a CPU (eval/bench_inference.py); worth it for thousands of puzzles, not for one.
     `repair=False` returns the HRM's verdict alone (answer None when it was wrong).
     `task="maze"`: mazes in the `# SGo` text form (N lines, or one N*N-character line, or a list
     of them), answered by a `maze-NxN` checkpoint where there is one, else by the size-free `maze`
@@ -113,7 +117,7 @@ def solve(
     that is missing or broken. A model whose output is not finite never raises: the exact search
     answers, with a note.
     """
-    _check_options(task, checkpoint, segments, halting, repair, batch_size, batch, precision, views, give_up)
+    _check_options(task, checkpoint, segments, halting, repair, batch_size, batch, precision, views, give_up, compile)
     device = _device(device)
     policy = POLICIES[task]
     items, batch = _items(puzzles, batch, policy)
@@ -121,7 +125,7 @@ def solve(
     results: list = [None] * len(items)
     device = device or default_device()  # only now: it loads torch
     for group in groups:
-        path, model, task_obj, card = _model_for(group.variant, checkpoint, device)
+        path, model, task_obj, card = _model_for(group.variant, checkpoint, device, compile)
         run = _runner(model, task_obj, segments or model.cfg.halt_max_steps, halting, device, precision,
                       card.give_up if give_up else None, views)
         indices = list(group.prepared)
@@ -172,27 +176,32 @@ def _prepare(items: list, batch: bool, policy: Policy) -> list[_Group]:
 
 
 @functools.lru_cache(maxsize=8)
-def load_model(path: str, device: str, size: int | None = None) -> tuple[HRM, Task, Any]:
+def load_model(path: str, device: str, size: int | None = None, compiled: bool = False) -> tuple[HRM, Task, Any]:
     """A checkpoint's (model, task, card), as `reasoner.checkpoint.load_checkpoint` reads them; the
-    8 most recently used stay loaded. `size` runs a size-free maze model on mazes of that side."""
+    8 most recently used stay loaded. `size` runs a size-free maze model on mazes of that side;
+    `compiled` gives a copy whose inference runs through torch.compile (HRM.compile_inference)."""
     from .checkpoint import load_checkpoint
 
-    return load_checkpoint(path, device, size=size)
+    model, task, card = load_checkpoint(path, device, size=size)
+    if compiled:
+        model.compile_inference()
+    return model, task, card
 
 
-def load_model_for(path: str, device: str, side: int | None) -> tuple[HRM, Task, Any]:
+def load_model_for(path: str, device: str, side: int | None, compiled: bool = False) -> tuple[HRM, Task, Any]:
     """`load_model` for mazes of `side` (None: as saved). A size-free model runs a larger maze on a
     grid rebuilt for its side, a smaller one inside walls of the grid it was trained on (the
     caller places it there with MazeCanvas): its training data drew small mazes that way, and the
     puzzle prefix, which every cell attends to, has only summarised grids of that size. Any other
     model keeps its size (GridSizeError for a maze of another side)."""
-    model, task, card = load_model(path, device)
+    model, task, card = load_model(path, device, None, compiled)
     if side is None or task.name != "maze" or side == task.size or (side < task.size and model.cfg.size_free):
         return model, task, card
-    return load_model(path, device, side)
+    return load_model(path, device, side, compiled)
 
 
-def _model_for(variant: Variant, checkpoint: str | Path | None, device: str) -> tuple[Path, HRM, Task, CheckpointCard]:
+def _model_for(variant: Variant, checkpoint: str | Path | None, device: str,
+               compiled: bool = False) -> tuple[Path, HRM, Task, CheckpointCard]:
     """The model for a variant: `checkpoint`, else the variant's own in CHECKPOINT_DIR, else its
     fallback (mazes: the size-free `maze` model, on a grid of their side or, for a smaller maze, of
     its own)."""
@@ -207,7 +216,7 @@ def _model_for(variant: Variant, checkpoint: str | Path | None, device: str) -> 
             f"--out runs/{variant.name} --export {CHECKPOINT_DIR / variant.name}.safetensors` or pass checkpoint=..."
         )
     try:
-        model, task_obj, card = load_model_for(str(path), device, variant.params.get("size"))
+        model, task_obj, card = load_model_for(str(path), device, variant.params.get("size"), compiled)
     except GridSizeError as err:
         raise PuzzleInputError(f"checkpoint {path} cannot run a {variant.name}: {err}") from None
     size = getattr(task_obj, "size", None)
@@ -247,7 +256,7 @@ def _whole(value: Any) -> bool:
 
 
 def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repair: Any, batch_size: Any,
-                   batch: Any, precision: Any, views: Any, give_up: Any) -> None:
+                   batch: Any, precision: Any, views: Any, give_up: Any, compile: Any = False) -> None:
     """ValueError with the reason for any unusable option of `solve` (the puzzles are checked later)."""
     if not isinstance(task, str) or task not in POLICIES:
         raise ValueError(f"unknown task {task!r}; available: {', '.join(POLICIES)}")
@@ -260,7 +269,7 @@ def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repa
         raise ValueError(f"halting must be 'verified', 'act' or 'fixed', got {halting!r}")
     if not isinstance(precision, str) or precision not in ("auto", "bf16", "fp32"):
         raise ValueError(f"precision must be 'auto', 'bf16' or 'fp32', got {precision!r}")
-    for name, value in (("repair", repair), ("give_up", give_up)):
+    for name, value in (("repair", repair), ("give_up", give_up), ("compile", compile)):
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"{name} must be True or False, got {value!r}")
     if not (_whole(views) and 1 <= views <= MAX_VIEWS):

@@ -402,6 +402,26 @@ class HRM(nn.Module):
         self.register_buffer("H_init", trunc_normal_(torch.empty(d), std=1.0))
         self.register_buffer("L_init", trunc_normal_(torch.empty(d), std=1.0))
         self._inference: dict[torch.dtype, InferenceWeights] = {}  # by compute dtype
+        self._inference_level: Callable[..., torch.Tensor] = level  # torch.compile'd by compile_inference
+
+    def compile_inference(self) -> None:
+        """Run inference mode's level updates through torch.compile, which fuses the elementwise work
+        around the matmuls (norms, softmax, casts, SwiGLU): about 1.5-2x the batched segments a
+        second on a CPU (eval/bench_inference.py), after a compile of tens of seconds on first use.
+        The batch dimension is dynamic, because a batch shrinks as its puzzles stop; every other
+        size stays fixed, which gives faster kernels than dynamic=True. A batch of one runs
+        uncompiled: torch.compile would specialise it (a second compile) for little gain.
+        Training is unaffected (train.py compiles the stacks itself)."""
+        compiled = torch.compile(level)
+
+        def run(blocks: list[BlockWeights], state: torch.Tensor, injection: torch.Tensor, *rest) -> torch.Tensor:
+            if state.shape[0] == 1:
+                return level(blocks, state, injection, *rest)
+            torch._dynamo.mark_dynamic(state, 0)
+            torch._dynamo.mark_dynamic(injection, 0)
+            return compiled(blocks, state, injection, *rest)
+
+        self._inference_level = run
 
     # -- carry ---------------------------------------------------------------------------------
 
@@ -484,9 +504,9 @@ class HRM(nn.Module):
         a fresh pattern, so gradients reach every weight and the relation bias."""
         rotary, heads, eps = self.rotary, self.cfg.num_heads, self.cfg.rms_norm_eps
         if torch.is_inference_mode_enabled():
-            w = self.inference_weights(device)
-            return (lambda z, inject: level(w.L, z, inject, heads, eps, rotary, w.pattern),
-                    lambda z, inject: level(w.H, z, inject, heads, eps, rotary, w.pattern))
+            w, run = self.inference_weights(device), self._inference_level
+            return (lambda z, inject: run(w.L, z, inject, heads, eps, rotary, w.pattern),
+                    lambda z, inject: run(w.H, z, inject, heads, eps, rotary, w.pattern))
         mask = self.attention_mask()
         return (lambda z, inject: self.L_level(z, inject, rotary, mask),
                 lambda z, inject: self.H_level(z, inject, rotary, mask))

@@ -42,7 +42,7 @@ def undo_probs(probs: torch.Tensor, cell_maps: np.ndarray, token_maps: np.ndarra
     return out
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def verified_by_segment(model, task, grids: np.ndarray, segments: int, views: int, rng: np.random.Generator,
                         batch: int = 256) -> np.ndarray:
     """[segments, B] bools for evaluation: has any of the `views` copies of puzzle b given an answer the

@@ -53,6 +53,7 @@ def tiny4(tmp_path_factory):
     ({"halting": "bogus"}, "halting must be 'verified', 'act' or 'fixed'"),
     ({"halting": ["act"]}, "halting must be"),
     ({"repair": "no"}, "repair must be True or False"),
+    ({"compile": "yes"}, "compile must be True or False"),
     ({"device": "bogus"}, "not a device name"),
     ({"device": "mps"}, "only 'cpu' and 'cuda'"),
     ({"task": "chess"}, "unknown task 'chess'"),

@@ -438,6 +438,29 @@ def test_inference_path_matches_the_plain_path(name):
                 assert torch.allclose(a, b, atol=1e-4), name
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["peers with bias", "window form"])
+def test_compiled_inference_matches_the_inference_path_at_every_batch_size(name):
+    # compile_inference: one dynamic-shape compile serves a batch as it shrinks; a batch of one runs
+    # uncompiled. Answers must not change.
+    torch.manual_seed(0)
+    plain_model = HRM(cpu_tiny(**INFERENCE_CONFIGS[name])).eval()
+    with torch.no_grad():
+        plain_model.relation_bias.normal_()
+    compiled_model = HRM(plain_model.cfg).eval()
+    compiled_model.load_state_dict(plain_model.state_dict())
+    compiled_model.compile_inference()
+    torch._dynamo.reset()
+    for size in (5, 3, 1):
+        batch = random_batch(plain_model.cfg, batch=size, seed=size)
+        with torch.inference_mode():
+            a = plain_model(plain_model.initial_carry(size), batch.inputs, batch.puzzle_ids)
+            b = compiled_model(compiled_model.initial_carry(size), batch.inputs, batch.puzzle_ids)
+        assert torch.allclose(a.logits, b.logits, atol=1e-4), (name, size)
+        assert torch.allclose(a.carry.z_H, b.carry.z_H, atol=1e-4), (name, size)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # it did run compiled
+
+
 def test_inference_weights_are_built_once_per_dtype_and_follow_the_parameters():
     torch.manual_seed(0)
     model = HRM(cpu_tiny(**INFERENCE_CONFIGS["peers with bias"])).eval()

@@ -160,6 +160,17 @@ def test_shipped_checkpoints_solve_held_out_puzzles_on_their_own(box, blanks, co
     assert alone >= at_least, f"the shipped {task!r} model solved only {alone}/{count} by itself"
 
 
+@pytest.mark.slow
+def test_compiled_solve_gives_the_answers_of_the_uncompiled_one():
+    task = SudokuTask(3, 3)
+    puzzles = [task.to_string(p) for p in task.generate(12, (50, 50), np.random.default_rng(4243), progress=False)[0]]
+    plain = solve(puzzles, repair=False, segments=8, precision="fp32")
+    compiled = solve(puzzles, repair=False, segments=8, precision="fp32", compile=True)
+    assert [r.answer for r in compiled] == [r.answer for r in plain]
+    assert [r.segments_used for r in compiled] == [r.segments_used for r in plain]
+    assert any(r.answer is None for r in plain) and any(r.answer is not None for r in plain)  # the batch shrank
+
+
 @pytest.fixture(scope="module")
 def untrained_9x9_checkpoint(tmp_path_factory):
     torch.manual_seed(0)

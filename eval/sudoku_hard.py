@@ -33,6 +33,7 @@ from plots import plot_by_segment  # noqa: E402
 from reasoner.act import run_segments  # noqa: E402
 from reasoner.checkpoint import load_checkpoint  # noqa: E402
 from reasoner.inference import autocast  # noqa: E402
+from reasoner.model import HRM  # noqa: E402
 from reasoner.views import verified_by_segment  # noqa: E402
 from verifiers import sudoku as rules  # noqa: E402
 
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="test-time segment counts (default: %(default)s)")
     parser.add_argument("--views", type=int, default=1,
                         help="also score N symmetric copies per puzzle, verifier-picked (default: %(default)s: off)")
+    parser.add_argument("--cycles", type=int, nargs=2, metavar=("H", "L"),
+                        help="run the checkpoint's weights with H high-level cycles of L low-level updates per segment "
+                             "(default: the card's)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model's updates (tens of seconds once; then faster)")
     parser.add_argument("--out", type=Path, default=Path("sudoku-hard"), help="output prefix: .json, .md, .png (default: %(default)s)")
@@ -163,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.checkpoint.with_suffix(".safetensors").is_file():
         raise SystemExit(f"error: no checkpoint at {args.checkpoint}")
     model, task, card = load_checkpoint(args.checkpoint)
+    if args.cycles:  # the same weights, more (or fewer) updates per segment
+        cycles = dict(zip(("H_cycles", "L_cycles"), args.cycles))
+        deeper = HRM(model.cfg.model_copy(update=cycles)).eval()
+        deeper.load_state_dict(model.state_dict())
+        model = deeper
     if args.compile:
         model.compile_inference()
     if getattr(task, "size", None) != 9 or task.name != "sudoku":

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
                         help="auto: bf16 where the CPU computes it natively (AVX512-BF16 or AMX), else fp32 (default)")
     parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the HRM once (tens of seconds), then run batches about 1.5-2x faster: for "
+                        help="torch.compile the HRM once (tens of seconds), then run batches 1.25-2x faster: for "
                              "a --file of thousands of puzzles")
     parser.add_argument("--no-repair", action="store_true", help="report the HRM's own answer only; no repair or search")
     parser.add_argument("--json", action="store_true", help="print the full results as JSON lines")
@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         puzzles = _puzzles(args, parser)
+        if args.compile:
+            print("compiling the HRM (once per model, tens of seconds)...", file=sys.stderr, flush=True)
         results, bad = [], {}
         chunk = 256
         for start in tqdm(range(0, len(puzzles), chunk), desc="solving", unit_scale=chunk,

@@ -102,7 +102,7 @@ def solve(
     `precision`: "auto" runs in bf16 where the device computes in bf16 natively (AVX512-BF16/AMX
     CPUs, CUDA), fp32 elsewhere; "bf16" / "fp32" force one.
     `compile=True`: run the HRM's updates through torch.compile (HRM.compile_inference): a compile of
-    tens of seconds the first time a checkpoint runs in this process, then about 1.5-2x the batched
+    tens of seconds the first time a checkpoint runs in this process, then 1.25-2x the batched
     throughput on a CPU (eval/bench_inference.py); worth it for thousands of puzzles, not for one.
     `repair=False` returns the HRM's verdict alone (answer None when it was wrong).
     `task="maze"`: mazes in the `# SGo` text form (N lines, or one N*N-character line, or a list

@@ -406,7 +406,7 @@ class HRM(nn.Module):
 
     def compile_inference(self) -> None:
         """Run inference mode's level updates through torch.compile, which fuses the elementwise work
-        around the matmuls (norms, softmax, casts, SwiGLU): about 1.5-2x the batched segments a
+        around the matmuls (norms, softmax, casts, SwiGLU): 1.25-2x the batched segments a
         second on a CPU (eval/bench_inference.py), after a compile of tens of seconds on first use.
         The batch dimension is dynamic, because a batch shrinks as its puzzles stop; every other
         size stays fixed, which gives faster kernels than dynamic=True. A batch of one runs

@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.checkpoint.with_suffix(".safetensors").is_file():
         raise SystemExit(f"error: no checkpoint at {args.checkpoint}")
     model, task, card = load_checkpoint(args.checkpoint)
+    if args.cycles and min(args.cycles) < 1:
+        raise SystemExit(f"error: --cycles needs two whole numbers of at least 1, got {args.cycles}")
     if args.cycles:  # the same weights, more (or fewer) updates per segment
         cycles = dict(zip(("H_cycles", "L_cycles"), args.cycles))
         deeper = HRM(model.cfg.model_copy(update=cycles)).eval()

@@ -35,11 +35,11 @@ from .config import ModelConfig
 _TRUNC_STD_CORRECTION = 0.87962566103423978
 
 
-def trunc_normal_(tensor: torch.Tensor, std: float) -> torch.Tensor:
+def trunc_normal_(tensor: torch.Tensor, std: float, generator: torch.Generator | None = None) -> torch.Tensor:
     if std == 0:
         return tensor.zero_()
     sigma = std / _TRUNC_STD_CORRECTION
-    return nn.init.trunc_normal_(tensor, mean=0.0, std=sigma, a=-2 * sigma, b=2 * sigma)
+    return nn.init.trunc_normal_(tensor, mean=0.0, std=sigma, a=-2 * sigma, b=2 * sigma, generator=generator)
 
 
 def lecun_linear(fan_in: int, fan_out: int) -> nn.Linear:

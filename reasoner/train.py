@@ -31,6 +31,7 @@ from .distributed import Processes
 from .model import HRM, count_parameters
 from .tasks import VARIANTS, Examples, Task
 from .tasks.base import split_sources
+from .widen import widen
 from .training import (DATA_FILE, LOG_FILE, STATE_FILE, RunData, RunSpec, RunState, WeightsDoNotFit, amp_dtype,
                        train_step)
 
@@ -54,6 +55,10 @@ examples:
   # fine-tune a shipped checkpoint: its weights and model config, new data, a decaying learning rate
   python -m reasoner.train --task sudoku-9x9 --init-from reasoner/checkpoints/sudoku-9x9.safetensors \\
       --train-data gen:count=20000,blanks=30-55 --lr-schedule cosine --lr-min-ratio 0.05 --steps 4000 --out runs/s9ft
+
+  # ... or widen it 2x: a 3.2M-parameter model that starts out computing what the 0.86M one did
+  python -m reasoner.train --task sudoku-9x9 --init-from reasoner/checkpoints/sudoku-9x9.safetensors \\
+      --model hidden_size=256 --model num_heads=8 --train-data gen:count=20000,blanks=30-55 --steps 4000 --out runs/s9wide
 
   # the paper's data regime: real Sudoku-Extreme puzzles, last 100 held out, TRM-style variant
   python -m reasoner.train --task sudoku-9x9 \\
@@ -99,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "--lr-min-ratio) may change")
     parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                         help="start a new run from a checkpoint's weights (.safetensors with its card); the model "
-                        "config is the checkpoint's (--model may still change halting fields such as halt_max_steps)")
+                        "config is the checkpoint's (--model may still change halting fields such as halt_max_steps, "
+                        "or widen it: --model hidden_size=256 --model num_heads=8 on a 128-wide, 4-head checkpoint "
+                        "starts a 2x wider model that computes what the checkpoint did)")
     parser.add_argument("--export", type=Path, help="when done, copy the best checkpoint to this path (.safetensors + .json)")
     parser.add_argument("--time-limit", type=float, metavar="MINUTES", help="stop (and save) after this much wall time")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs still go to the run directory)")
@@ -247,15 +254,22 @@ def start_run(args: argparse.Namespace, procs: Processes, device: torch.device, 
     if task.num_puzzle_identifiers != model_cfg.num_puzzle_identifiers and task.num_puzzle_identifiers > 1:
         # ARC has one puzzle identifier per task and augmentation: known only once data are built.
         model_cfg = model_cfg.model_copy(update={"num_puzzle_identifiers": task.num_puzzle_identifiers})
+    weights = parent.state_dict if parent else None
     if parent is not None:
         data_meta["init_from"] = parent.lineage
+        if model_cfg.hidden_size != parent.model.hidden_size:
+            try:
+                weights = widen(parent.state_dict, parent.model, model_cfg, seed=train_cfg.seed)
+            except ValueError as err:
+                raise SystemExit(f"error: --init-from {args.init_from}: {err}")
+            data_meta["init_from"]["widened_from"] = {"hidden_size": parent.model.hidden_size, "num_heads": parent.model.num_heads}
     check_batch(procs, train_cfg.batch_size)
     if procs.is_main:  # every process built the same (seeded) data; one writes it
         args.out.mkdir(parents=True, exist_ok=True)
         data.save(args.out / DATA_FILE)
     spec = RunSpec(task, model_cfg, train_cfg, data_meta, commands=[])
     try:
-        state = RunState.start(spec, data.train, device, procs, parent.state_dict if parent else None)
+        state = RunState.start(spec, data.train, device, procs, weights)
     except WeightsDoNotFit as err:
         raise SystemExit(f"error: --init-from {args.init_from}: {err}")
     return state, data

@@ -10,6 +10,7 @@ from reasoner.config import ModelConfig, cpu_tiny, paper_27m
 from reasoner.losses import IGNORE_LABEL, act_loss, log_stablemax, q_continue_target
 from reasoner.model import HRM, count_parameters
 from reasoner.optim import EMA, AdamATan2, SignSGD, lr_factor
+from reasoner.widen import widen
 
 
 def tiny(**overrides) -> ModelConfig:
@@ -491,3 +492,42 @@ def test_inference_weights_are_built_once_per_dtype_and_follow_the_parameters():
     with torch.inference_mode():
         fast = model(model.initial_carry(2), batch.inputs, batch.puzzle_ids)
     assert torch.allclose(fast.logits, plain.logits, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", [*INFERENCE_CONFIGS, "learned positions"])
+def test_a_widened_model_computes_what_the_narrow_one_did_and_its_copies_drift_apart(name):
+    overrides = dict(vocab_size=6, seq_len=16, pos_encoding="learned") if name == "learned positions" else INFERENCE_CONFIGS[name]
+    torch.manual_seed(0)
+    narrow = HRM(cpu_tiny(**overrides)).eval()
+    with torch.no_grad():  # trained-looking weights: a q_head and relation bias that are not zero
+        narrow.q_head.weight.normal_()
+        narrow.puzzle_emb.normal_()
+        if narrow.cfg.relation_bias:
+            narrow.relation_bias.normal_()
+    wide_cfg = narrow.cfg.model_copy(update={"hidden_size": 3 * narrow.cfg.hidden_size, "num_heads": 3 * narrow.cfg.num_heads})
+    wide = HRM(wide_cfg)
+    wide.load_state_dict(widen(narrow.state_dict(), narrow.cfg, wide_cfg))
+    batch = random_batch(narrow.cfg, batch=3)
+    carries = narrow.initial_carry(3), wide.initial_carry(3)
+    with torch.no_grad():
+        for _ in range(3):
+            a, b = (m(c, batch.inputs, batch.puzzle_ids) for m, c in zip((narrow, wide), carries))
+            carries = a.carry, b.carry
+            assert torch.allclose(a.logits, b.logits, atol=1e-3) and torch.allclose(a.q_halt, b.q_halt, atol=1e-3)
+            assert torch.allclose(b.carry.z_H, a.carry.z_H.repeat(1, 1, 3), atol=1e-3)
+    # One gradient step: the three copies of a hidden unit receive different gradients.
+    loss = wide(wide.initial_carry(3), batch.inputs, batch.puzzle_ids).logits.square().mean()
+    loss.backward()
+    grad = wide.L_level.blocks[0].attn.o_proj.weight.grad.view(3, narrow.cfg.hidden_size, -1)
+    assert not torch.allclose(grad[0], grad[1]) and not torch.allclose(grad[1], grad[2])
+
+
+def test_widening_refuses_what_it_cannot_preserve():
+    cfg = tiny()
+    state = HRM(cfg).state_dict()
+    for update, message in [({"hidden_size": 48}, "not a multiple"), ({"hidden_size": 64}, "needs num_heads 4"),
+                            ({"hidden_size": 64, "num_heads": 4, "L_layers": 2}, "also changed: L_layers")]:
+        with pytest.raises(ValueError, match=message):
+            widen(state, cfg, cfg.model_copy(update=update))
+    with pytest.raises(ValueError, match="no rule to widen"):
+        widen({**state, "extra.weight": torch.zeros(2)}, cfg, cfg.model_copy(update={"hidden_size": 64, "num_heads": 4}))

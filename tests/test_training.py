@@ -182,16 +182,32 @@ def test_init_from_starts_with_the_checkpoints_weights_and_records_where_they_ca
         assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
 
 
+@pytest.mark.slow
+def test_init_from_widens_a_checkpoint_when_asked_for_more_hidden_size_and_heads(tmp_path):
+    parent = run_train(tmp_path, "parent", "--steps", "2")
+    child = tmp_path / "wide"
+    assert train_main(["--task", "sudoku-4x4", "--init-from", str(parent / "best.safetensors"), "--model", "hidden_size=64",
+                       "--model", "num_heads=4", "--train-data", "gen:count=20,blanks=6-9", "--val-data", "gen:count=8,blanks=6-9",
+                       "--batch-size", "8", "--steps", "1", "--eval-every", "1", "--out", str(child)]) == 0
+    card = json.loads((child / "last.json").read_text())
+    assert (card["model"]["hidden_size"], card["model"]["num_heads"]) == (64, 4)
+    assert card["data"]["init_from"]["widened_from"] == {"hidden_size": 32, "num_heads": 2}
+    assert load_file(str(child / "last.safetensors"))["embed_tokens.weight"].shape == (6, 64)
+
+
 def test_init_from_refuses_another_tasks_checkpoint_and_resume(tmp_path):
     parent = run_train(tmp_path, "parent", "--steps", "2")
     with pytest.raises(SystemExit, match="not of"):
         train_main(["--task", "sudoku-6x6", "--init-from", str(parent / "best.safetensors"), "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="starts a new run"):
         train_main(["--out", str(parent), "--resume", "--init-from", str(parent / "best.safetensors")])
+    small_data = ["--train-data", "gen:count=20,blanks=6-9", "--val-data", "gen:count=8,blanks=6-9"]
     with pytest.raises(SystemExit, match="do not fit"):
+        train_main(["--task", "sudoku-4x4", "--init-from", str(parent / "best.safetensors"), "--model", "expansion=4",
+                    *small_data, "--out", str(tmp_path / "z")])
+    with pytest.raises(SystemExit, match="needs num_heads 4"):  # widening keeps each head's size
         train_main(["--task", "sudoku-4x4", "--init-from", str(parent / "best.safetensors"), "--model", "hidden_size=64",
-                    "--model", "num_heads=2", "--train-data", "gen:count=20,blanks=6-9", "--val-data", "gen:count=8,blanks=6-9",
-                    "--out", str(tmp_path / "z")])
+                    *small_data, "--out", str(tmp_path / "w")])
     with pytest.raises(SystemExit, match="no checkpoint"):
         train_main(["--task", "sudoku-4x4", "--init-from", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "y")])
 

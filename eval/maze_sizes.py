@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path, help="a maze checkpoint (.safetensors with its card)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[9, 15, 21, 30], help="maze sides to generate (default: %(default)s)")
-    parser.add_argument("--mazes", type=int, default=64, help="generated mazes per size (default: %(default)s)")
+    parser.add_argument("--mazes", type=int, default=64, help="generated mazes per size (0: none, to score only --maze-file; default: %(default)s)")
     parser.add_argument("--style", choices=["long", "random"], default="long",
                         help="generator style of the fresh mazes: long (Maze-Hard's path lengths) or random "
                              "(random walls, the default shortest-path bound) (default: %(default)s)")
@@ -194,11 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: {args.checkpoint} is not a maze checkpoint ({card.task})")
     if not card.model.size_free and set(args.sizes) != {card.task["size"]}:
         raise SystemExit(f"error: {args.checkpoint} has absolute positions: it runs only on {card.task['size']}x{card.task['size']}")
+    if args.mazes < 0 or (args.mazes == 0 and not args.maze_file):
+        raise SystemExit("error: --mazes must be at least 1, or 0 with --maze-file (nothing to score otherwise)")
     torch.manual_seed(0)
     report = {"checkpoint": str(args.checkpoint), "command": "python eval/maze_sizes.py " + " ".join(argv or sys.argv[1:]),
               "segments": sorted(args.segments), "sets": {}}
     example_30 = None
-    for n in args.sizes:
+    for n in args.sizes if args.mazes else []:
         name, rates, example = generated_set(args.checkpoint, n, args.mazes, args.style, report["segments"],
                                              np.random.default_rng(SEED + n), args.views, args.canvas, args.compile)
         report["sets"][name] = rates

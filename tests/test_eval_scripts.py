@@ -45,6 +45,10 @@ def test_maze_sizes_scores_one_size_free_checkpoint_on_several_sizes(tmp_path):
     assert Image.open(out.with_suffix(".gif")).n_frames == 2 and out.with_suffix(".png").stat().st_size > 0
     with pytest.raises(SystemExit, match="absolute positions"):
         maze_sizes.main([str(tiny_checkpoint(tmp_path / "fixed", MazeTask(5))), "--sizes", "7", "--out", str(out)])
+    assert maze_sizes.main([str(path), "--mazes", "0", "--segments", "1", "--maze-file", str(mazes), "--out", str(out)]) == 0
+    assert list(json.loads(out.with_suffix(".json").read_text())["sets"]) == ["Maze-Hard hard_question.txt"]
+    with pytest.raises(SystemExit, match="nothing to score"):
+        maze_sizes.main([str(path), "--mazes", "0", "--out", str(out)])
 
 
 def test_maze_profile_prints_the_statistics_of_the_file_and_both_styles(tmp_path, capsys):

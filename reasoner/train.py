@@ -250,18 +250,20 @@ def start_run(args: argparse.Namespace, procs: Processes, device: torch.device, 
         model_cfg, train_cfg = build_configs(args, task, parent.model if parent else None)
     except ValueError as err:  # pydantic's ValidationError is a ValueError
         raise SystemExit(f"error: invalid configuration:\n{err}")
+    weights = parent.state_dict if parent else None
+    widened = parent is not None and model_cfg.hidden_size != parent.model.hidden_size
+    if widened:  # before the data, which may take minutes to build, so a bad request fails at once
+        try:
+            weights = widen(parent.state_dict, parent.model, model_cfg, seed=train_cfg.seed)
+        except ValueError as err:
+            raise SystemExit(f"error: --init-from {args.init_from}: {err}")
     data, data_meta = load_data(args, task, train_cfg.seed, progress)
     if task.num_puzzle_identifiers != model_cfg.num_puzzle_identifiers and task.num_puzzle_identifiers > 1:
         # ARC has one puzzle identifier per task and augmentation: known only once data are built.
         model_cfg = model_cfg.model_copy(update={"num_puzzle_identifiers": task.num_puzzle_identifiers})
-    weights = parent.state_dict if parent else None
     if parent is not None:
         data_meta["init_from"] = parent.lineage
-        if model_cfg.hidden_size != parent.model.hidden_size:
-            try:
-                weights = widen(parent.state_dict, parent.model, model_cfg, seed=train_cfg.seed)
-            except ValueError as err:
-                raise SystemExit(f"error: --init-from {args.init_from}: {err}")
+        if widened:
             data_meta["init_from"]["widened_from"] = {"hidden_size": parent.model.hidden_size, "num_heads": parent.model.num_heads}
     check_batch(procs, train_cfg.batch_size)
     if procs.is_main:  # every process built the same (seeded) data; one writes it

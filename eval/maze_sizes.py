@@ -10,7 +10,8 @@ For every size and segment count it reports, HRM alone (no search):
   exact    the answer is exactly the BFS tie-break label
 and where a verifier-halt would stop (the first segment whose answer is valid); with --views N also
 the valid rate when N turned/mirrored copies of each maze run and any valid answer counts
-(reasoner/views.py). A GIF shows the
+(reasoner/views.py), and when the copy the model is surest of (its Q-head's halt logit) answers, with
+no verifier involved. A GIF shows the
 path forming segment by segment on one 30x30 maze; a PNG plots valid rate against segments.
 
     python eval/maze_sizes.py reasoner/checkpoints/maze.safetensors --sizes 9 15 21 30 --mazes 64 \\
@@ -37,7 +38,7 @@ from reasoner.act import run_segments  # noqa: E402
 from reasoner.checkpoint import load_checkpoint, read_card  # noqa: E402
 from reasoner.inference import autocast  # noqa: E402
 from reasoner.tasks import Examples  # noqa: E402
-from reasoner.views import verified_by_segment  # noqa: E402
+from reasoner.views import score_views  # noqa: E402
 
 SEED = 2026  # generated test mazes: seed SEED + size (training runs draw with their own seeds)
 BATCH = 32
@@ -58,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "0: each maze on a grid of its own size (default: the checkpoint's own grid, as solve() "
                              "runs a smaller maze)")
     parser.add_argument("--views", type=int, default=1, choices=range(1, 9), metavar="N",
-                        help="also score N symmetric copies per maze, verifier-picked, 2-8 (default: %(default)s: off)")
+                        help="also score N symmetric copies per maze, verifier-picked and model-picked, 2-8 "
+                             "(default: %(default)s: off)")
     parser.add_argument("--maze-file", type=Path, help="also score a Maze-Hard style file (one maze per line)")
     parser.add_argument("--rows", default=None, help="lines of --maze-file as START:END (default: all)")
     parser.add_argument("--compile", action="store_true",
@@ -99,8 +101,9 @@ def score(model, task, examples: Examples, segment_counts: list[int], views: int
     if views > 1:
         questions = np.stack([task.decode(q) for q in examples.inputs])
         with autocast("cpu"):
-            solved = verified_by_segment(model, task, questions, top, views, np.random.default_rng(SEED), BATCH)
-        rates.update(views=views, valid_views={str(s): float(solved[s - 1].mean()) for s in segment_counts})
+            copies = score_views(model, task, questions, top, views, np.random.default_rng(SEED), BATCH)
+        rates.update(views=views, valid_views={str(s): float(copies.verified[s - 1].mean()) for s in segment_counts},
+                     picked_views={str(s): float(copies.picked[s - 1].mean()) for s in segment_counts})
     return rates, {"question": examples.inputs[0], "label": examples.labels[0], "frames": frames}
 
 
@@ -178,6 +181,8 @@ def table(report: dict) -> str:
         if "views" in r:
             cells = [f"{100 * r['valid_views'][str(s)]:.1f}%" for s in counts]
             lines.append(f"| {name}, {r['views']} views (valid) | {r['mazes']} | " + " | ".join(cells) + " | |")
+            cells = [f"{100 * r['picked_views'][str(s)]:.1f}%" for s in counts]
+            lines.append(f"| {name}, {r['views']} views (model-picked) | {r['mazes']} | " + " | ".join(cells) + " | |")
     return "\n".join(lines) + "\n"
 
 

@@ -21,8 +21,10 @@ For every checkpoint `<checkpoint-dir>/<variant>.safetensors` (+ its JSON card) 
   * hard sudoku (9x9, the tables of eval/sudoku_hard.py): the HRM alone on fresh minimal puzzles
     (--givens) and on the usable 9x9 rows of --sudoku-file, exact at 8/16/32/64/128 test-time
     segments (8/16 with --quick) with verifier-halt (the first answer the rule checker accepts) next
-    to it, and with test-time views (8 symmetric copies per puzzle, 2 with --quick, verifier-picked), by number of givens and by rating, and the exact search with and without the model's
-    guidance: its nodes, and the share it solves without branching.
+    to it, and with test-time views (8 symmetric copies per puzzle, 2 with --quick; verifier-picked,
+    and model-picked: the copy whose Q-head halt logit is highest), by number of givens and by
+    rating, and the exact search with and without the model's guidance: its nodes, and the share it
+    solves without branching.
 A maze checkpoint (`maze*.safetensors`) is measured through the Task interface when the maze task
 exists. A size-free one (pos_encoding "none", e.g. `maze.safetensors`) also gets the table of
 eval/maze_sizes.py: valid-shortest-path and exact-label rates against test-time segments, with
@@ -94,7 +96,7 @@ class Profile:
     arc_versions: int | None  # ARC: versions asked per test input, the identity first (None: all of them)
     hard_puzzles: int  # hard sudoku: fresh minimal puzzles, and at most this many --sudoku-file rows
     hard_segments: tuple[int, ...]  # hard sudoku: test-time segment counts
-    views: int  # hard sudoku and maze sizes: also N symmetric copies per puzzle, verifier-picked (1: off)
+    views: int  # hard sudoku and maze sizes: also N symmetric copies per puzzle, verifier- and model-picked (1: off)
     maze_sizes: tuple[int, ...]  # sides of the fresh mazes for a size-free maze checkpoint
     size_mazes: int  # mazes per side, and at most this many --maze-file rows
     size_segments: tuple[int, ...]  # maze sizes: test-time segment counts

@@ -7,6 +7,8 @@ cards say which rows they used). For each set and segment count, HRM alone (no r
   verified     stopped at the first segment whose answer the rule checker accepts (within the count)
   views        with --views N: solved when any of N symmetric copies of the puzzle (reasoner/views.py)
                gives an answer the rule checker accepts within the count
+  picked       with --views N: the copy the model is surest of (its Q-head's halt logit) at that count is
+               right: the HRM alone, no rule checker involved
 and, at the largest count, the exact share per number of givens and per rating (the fixed exact
 solver's dead ends, verifiers.sudoku.search_effort), plus what the model's guidance does for the
 exact search: search nodes with and without the model's value order, and the share of puzzles the
@@ -34,7 +36,7 @@ from reasoner.act import run_segments  # noqa: E402
 from reasoner.checkpoint import load_checkpoint  # noqa: E402
 from reasoner.inference import autocast  # noqa: E402
 from reasoner.model import HRM  # noqa: E402
-from reasoner.views import verified_by_segment  # noqa: E402
+from reasoner.views import score_views  # noqa: E402
 from verifiers import sudoku as rules  # noqa: E402
 
 SEED = 2027
@@ -53,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--segments", type=int, nargs="+", default=[8, 16, 32, 64, 128],
                         help="test-time segment counts (default: %(default)s)")
     parser.add_argument("--views", type=int, default=1,
-                        help="also score N symmetric copies per puzzle, verifier-picked (default: %(default)s: off)")
+                        help="also score N symmetric copies per puzzle, verifier-picked and model-picked "
+                             "(default: %(default)s: off)")
     parser.add_argument("--cycles", type=int, nargs=2, metavar=("H", "L"),
                         help="run the checkpoint's weights with H high-level cycles of L low-level updates per segment "
                              "(default: the card's)")
@@ -108,8 +111,9 @@ def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[
     with_views = {}
     if views > 1:
         with autocast("cpu"):
-            solved = verified_by_segment(model, task, puzzles, top, views, np.random.default_rng(SEED), BATCH)
-        with_views = {"views": views, "verified_views": {str(s): float(solved[s - 1].mean()) for s in counts}}
+            copies = score_views(model, task, puzzles, top, views, np.random.default_rng(SEED), BATCH)
+        with_views = {"views": views, "verified_views": {str(s): float(copies.verified[s - 1].mean()) for s in counts},
+                      "picked_views": {str(s): float(copies.picked[s - 1].mean()) for s in counts}}
     return {
         **with_views,
         "puzzles": len(puzzles),
@@ -142,6 +146,8 @@ def tables(report: dict) -> str:
         if "views" in r:
             cells = [f"{100 * r['verified_views'][str(s)]:.1f}%" for s in counts]
             lines.append(f"| {name}, {r['views']} views (verified) | {r['puzzles']} | " + " | ".join(cells) + " |")
+            cells = [f"{100 * r['picked_views'][str(s)]:.1f}%" for s in counts]
+            lines.append(f"| {name}, {r['views']} views (model-picked) | {r['puzzles']} | " + " | ".join(cells) + " |")
     lines += ["", f"At {counts[-1]} segments, by givens and by rating (the exact solver's dead ends):", ""]
     for name, r in report["sets"].items():
         parts = [f"{k} givens: {100 * v['exact']:.0f}% of {v['puzzles']}" for k, v in r["by_givens"].items()]

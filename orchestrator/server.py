@@ -66,8 +66,9 @@ class SolveOptions(BaseModel):
                            "the rule checker accepts")
     repair: bool = Field(True, description="complete a wrong HRM answer (model-guided repair, then search); "
                                            "False: the HRM's verdict alone")
-    views: int = Field(1, ge=1, le=MAX_VIEWS, description="with halting 'verified': run the puzzle as this many "
-                       "symmetric copies and take the first whose answer verifies")
+    views: int = Field(1, ge=1, le=MAX_VIEWS, description="run the puzzle as this many symmetric copies; with "
+                       "halting 'verified' the first whose answer verifies answers, else the copy the Q-head is "
+                       "surest of")
     give_up: bool = Field(True, description="with halting 'verified': stop where the Q-head rates the answer hopeless")
 
 

@@ -17,7 +17,8 @@ examples:
   hrm-solve "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
   hrm-solve --file puzzles.txt          # one puzzle per line, prints one answer per line
   hrm-solve "1..4.4....2..3.." --no-repair --segments 2
-  hrm-solve --file hard.txt --no-repair --no-give-up --views 8 --segments 32   # the HRM alone, trying hard
+  hrm-solve --file hard.txt --no-repair --halting act --views 16 --segments 32
+                                        # the HRM alone, trying hard: 16 copies, the model picks one
   hrm-solve --task maze - < maze.txt    # a maze as N lines of '#' (wall), ' ' (open), 'S', 'G'
   hrm-solve --task maze --file mazes.txt  # one N*N-character maze per line (the Maze-Hard format)
 
@@ -93,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                              "stops; fixed: after all --segments")
     parser.add_argument("--views", type=int, default=1, metavar="N",
                         help="run each puzzle as N symmetric copies (shuffled rows/columns/digits; mazes: turned or "
-                             "mirrored, at most 8) and take the first whose answer verifies: more puzzles solved by the "
-                             "HRM itself at up to N times the work (default: 1)")
+                             "mirrored, at most 8): more puzzles solved by the HRM itself at up to N times the work. With "
+                             "--halting verified the first copy whose answer verifies answers; with act or fixed, the "
+                             "copy the halting head is surest of, no rule checker involved (default: 1)")
     parser.add_argument("--no-give-up", action="store_true",
                         help="with --halting verified, keep going until an answer verifies or --segments run out, even "
                              "where the halting head rates the puzzle hopeless")

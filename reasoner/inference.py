@@ -93,10 +93,13 @@ def solve(
     after all `segments` (the reference's evaluation convention). `halted_at` reports the Q-head's halt in every mode. "verified" is the default
     because the shipped sudoku-9x9's Q-head halts at M_max on every benchmark puzzle, while most
     40-blank puzzles verify after 2-3 segments (docs/benchmarks.md).
-    `views`: with halting="verified", run each puzzle as this many symmetric copies of itself (sudoku:
-    shuffled rows, columns and digits; mazes: turned or mirrored, at most 8) and take the first copy
-    whose answer verifies: on hard puzzles the copies fail on different puzzles, so the HRM alone
-    solves more (docs/results.md), at up to `views` times the compute.
+    `views`: run each puzzle as this many symmetric copies of itself (sudoku: shuffled rows, columns
+    and digits; mazes: turned or mirrored, at most 8): on hard puzzles the copies fail on different
+    puzzles, so the HRM alone solves more (docs/results.md), at up to `views` times the compute. With
+    "verified" the first copy whose answer verifies answers; with "act" / "fixed" the copy the model
+    is surest of (highest Q-head halt logit) once a copy's Q-head rates its answer right (halt logit
+    > 0) / after all segments; on hard sudoku the Q-head picks a right copy whenever there is one
+    (docs/results.md).
     `give_up=False`: verified halting never gives up on the Q-head's word; each puzzle runs until an
     answer verifies or `segments` run out (the default gives up where the checkpoint's card says).
     `precision`: "auto" runs in bf16 where the device computes in bf16 natively (AVX512-BF16/AMX
@@ -274,8 +277,6 @@ def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repa
             raise ValueError(f"{name} must be True or False, got {value!r}")
     if not (_whole(views) and 1 <= views <= MAX_VIEWS):
         raise ValueError(f"views must be a whole number from 1 to {MAX_VIEWS}, got {views!r}")
-    if views > 1 and halting != "verified":
-        raise ValueError(f"views take the first copy whose answer verifies: they need halting='verified', not {halting!r}")
     if not (_whole(batch_size) and batch_size >= 1):
         raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
     if batch is not None and not isinstance(batch, bool):
@@ -327,9 +328,11 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
     answer the verifier accepts ("verified"; or, with `give_up`, from its `from_segment` on, when the
     Q-head's halt logit is under its `logit`), or after all `segments` ("fixed"). A stopped puzzle
     leaves the batch, so later segments cost only the puzzles still running.
-    With `views` > 1 ("verified" only) each puzzle runs as that many symmetric copies of itself
-    (reasoner/views.py), and stops as soon as any copy's answer verifies: that answer, mapped back, is
-    its answer; if none does, its own (the first copy's) where that copy stopped."""
+    With `views` > 1 each puzzle runs as that many symmetric copies of itself (reasoner/views.py). With
+    "verified" it stops as soon as any copy's answer verifies: that answer, mapped back, is its answer;
+    if none does, its own (the first copy's) where that copy stopped. With "act" it stops once a copy's
+    Q-head rates its answer right (halt logit > 0), with "fixed" after all `segments`; the copy whose
+    halt logit is highest among those stopping then answers, no verifier involved."""
     import torch
 
     from .act import answer_probabilities, wants_halt
@@ -348,6 +351,7 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
     halted_at = np.zeros(count, dtype=np.int64)  # 0: not yet
     gave_up = np.zeros(count, dtype=bool)
     verified = np.zeros(count, dtype=bool)  # `probs` holds an answer the verifier accepted
+    picked = np.zeros(count, dtype=bool)  # views without the verifier: `probs` holds the surest copy's answer
     live = np.arange(len(tokens))  # rows still running
     with torch.inference_mode(), autocast(device, precision), _threads_for(len(tokens), device):
         for segment in range(1, segments + 1):
@@ -360,6 +364,10 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
             accepted = np.zeros(len(live), dtype=bool)
             if segment == segments:
                 done = np.ones(len(live), dtype=bool)
+            elif halting == "act" and maps is not None:
+                # A copy's Q-head may halt because more segments look hopeless: that must not stop the
+                # other copies. A puzzle stops when some copy's Q-head rates its answer right.
+                done = (out.q_halt > 0).cpu().numpy()
             elif halting == "act":
                 done = q_halts
             elif halting == "verified":
@@ -376,9 +384,20 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
                 rows = new[first]
                 probs[puzzles] = seg_probs[rows] if maps is None else undo_probs(seg_probs[rows], *maps, view[live[rows]])
                 verified[puzzles] = True
-            stopped = done & own & ~verified[mine]  # its own answer, where it stopped
-            probs[mine[stopped]] = seg_probs[stopped]
-            done |= verified[mine]  # every copy of a verified puzzle stops
+            if maps is not None and halting != "verified":
+                rows = np.flatnonzero(done)
+                if len(rows):  # the copy the Q-head is surest of, of those stopping, answers for its puzzle
+                    q = out.q_halt.float().cpu().numpy()[rows]
+                    surest_first = rows[np.lexsort((-q, mine[rows]))]
+                    puzzles, first = np.unique(mine[surest_first], return_index=True)
+                    best = surest_first[first]
+                    probs[puzzles] = undo_probs(seg_probs[best], *maps, view[live[best]])
+                    picked[puzzles] = True
+                done |= picked[mine]  # every copy of an answered puzzle stops
+            else:
+                stopped = done & own & ~verified[mine]  # its own answer, where it stopped
+                probs[mine[stopped]] = seg_probs[stopped]
+                done |= verified[mine]  # every copy of a verified puzzle stops
             if done.all():
                 break
             if done.any():

@@ -1,13 +1,16 @@
 """Test-time views: a puzzle run as several symmetric copies of itself (sudoku: rows, columns, bands
-and digits shuffled; mazes: turned and mirrored), any copy whose answer the verifier accepts being
-the answer. Each copy starts the recurrence from a different place, and on hard puzzles the copies
-fail on different puzzles (docs/results.md).
+and digits shuffled; mazes: turned and mirrored). Each copy starts the recurrence from a different
+place, and on hard puzzles the copies fail on different puzzles (docs/results.md). The answer is
+either the first copy whose answer the verifier accepts, or, the HRM alone, the copy its Q-head is
+surest of: the halt logit is trained to predict whether the answer is right.
 
 A view of token ids `x` [seq] under maps (cell map `c` [seq], token map `t` [vocab]) is
 `t[x[c]]`; `Task.view_maps` supplies the maps, the identity first.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -42,19 +45,39 @@ def undo_probs(probs: torch.Tensor, cell_maps: np.ndarray, token_maps: np.ndarra
     return out
 
 
+@dataclass
+class ViewScores:
+    """Per segment k (row k: after k + 1 segments) and puzzle b, for evaluation."""
+
+    verified: np.ndarray  # [segments, B] bool: some copy's answer has verified by now
+    picked: np.ndarray  # [segments, B] bool: the copy the Q-head is surest of now (highest halt logit) is right
+
+
+def pick_views(accepted: np.ndarray, q_halt: np.ndarray) -> ViewScores:
+    """Scores from every copy's verdicts and halt logits, both [segments, B, views]."""
+    verified = np.maximum.accumulate(accepted.any(2), axis=0)
+    picked = np.take_along_axis(accepted, q_halt.argmax(2)[..., None], axis=2)[..., 0]
+    return ViewScores(verified, picked)
+
+
 @torch.inference_mode()
-def verified_by_segment(model, task, grids: np.ndarray, segments: int, views: int, rng: np.random.Generator,
-                        batch: int = 256) -> np.ndarray:
-    """[segments, B] bools for evaluation: has any of the `views` copies of puzzle b given an answer the
-    verifier accepts by segment k + 1? (Halting off; run under the caller's autocast.)"""
+def score_views(model, task, grids: np.ndarray, segments: int, views: int, rng: np.random.Generator,
+                batch: int = 256) -> ViewScores:
+    """Run every puzzle as `views` copies for `segments` segments (halting off; under the caller's
+    autocast) and score two ways of answering with them: the first copy the verifier accepts, and the
+    copy the model itself picks, with no verifier (its Q-head's halt logit is trained to say whether
+    the answer is right)."""
     from .act import run_segments
 
     inputs, checked, _ = view_rows(task, grids, views, rng)
     accepted = np.zeros((segments, len(inputs)), dtype=bool)
+    q_halt = np.zeros((segments, len(inputs)), dtype=np.float32)
     for start in range(0, len(inputs), batch):
         part = slice(start, start + batch)
         rows = torch.from_numpy(inputs[part])
         trace = run_segments(model, rows, torch.zeros(len(rows), dtype=torch.long), segments)
         for k, probs in enumerate(trace.probs):
             accepted[k, part] = task.accepts(checked[part], probs.argmax(-1).numpy())
-    return np.maximum.accumulate(accepted.reshape(segments, len(grids), views).any(2), axis=0)
+        q_halt[:, part] = trace.q_halt.float().numpy()
+    shape = (segments, len(grids), views)
+    return pick_views(accepted.reshape(shape), q_halt.reshape(shape))

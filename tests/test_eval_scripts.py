@@ -39,6 +39,7 @@ def test_maze_sizes_scores_one_size_free_checkpoint_on_several_sizes(tmp_path):
         assert set(rates["valid"]) == {"1", "2"} and all(0 <= v <= 1 for v in rates["valid"].values())
         assert all(rates["exact"][k] <= rates["valid"][k] for k in rates["exact"])  # the label is one valid path
         assert rates["views"] == 3 and 0 <= rates["valid_views"]["1"] <= rates["valid_views"]["2"] <= 1
+        assert all(0 <= rates["picked_views"][k] <= rates["valid_views"][k] for k in ("1", "2"))
     assert "| generated 5x5 (style long), 3 views (valid) | 3 |" in out.with_suffix(".md").read_text()
     from PIL import Image
 
@@ -72,7 +73,9 @@ def test_sudoku_hard_reports_segments_givens_ratings_and_guidance(tmp_path):
     assert sum(b["puzzles"] for b in r["by_givens"].values()) == 4 == sum(b["puzzles"] for b in r["by_rating"].values())
     assert r["search"]["nodes_guided_mean"] >= 0 and "| generated, givens 21-30 | 4 |" in out.with_suffix(".md").read_text()
     assert r["views"] == 2 and 0 <= r["verified_views"]["1"] <= r["verified_views"]["2"] <= 1
+    assert all(0 <= r["picked_views"][k] <= r["verified_views"][k] for k in ("1", "2"))
     assert "| generated, givens 21-30, 2 views (verified) | 4 |" in out.with_suffix(".md").read_text()
+    assert "| generated, givens 21-30, 2 views (model-picked) | 4 |" in out.with_suffix(".md").read_text()
 
 
 def test_calibrate_give_up_writes_a_threshold_that_keeps_the_keep_sets_answers(tmp_path, capsys):

@@ -349,27 +349,35 @@ def test_a_small_batch_runs_on_one_thread_and_restores_the_setting(untrained_che
 
 class ViewSolver(torch.nn.Module):
     """Stands in for an HRM that solves only the rows `solved_rows` of a batch (from its first segment):
-    the others get a wrong answer. Its answers are in the coordinates of the rows it is given."""
+    the others get a wrong answer. Its answers are in the coordinates of the rows it is given. Its
+    halt logit is -9 (Q(continue): `q_continue`, 0: keep going) except where `confidence` maps a row to
+    (from which segment, logit)."""
 
-    def __init__(self, solved_rows):
+    def __init__(self, solved_rows, confidence=None):
         super().__init__()
         self.cfg = cpu_tiny(TASK4.vocab_size, TASK4.seq_len)
         self.solved_rows = set(solved_rows)
+        self.confidence = confidence or {}
+        self.q_continue = 0.0
 
     def initial_carry(self, batch, device=None):
         from reasoner.model import Carry
         rows = torch.arange(batch, dtype=torch.float32)[:, None, None]
-        return Carry(rows.clone(), torch.zeros(batch, 1, 1))
+        return Carry(rows.clone(), torch.zeros(batch, 1, 1))  # z_H: the row; z_L: segments run
 
     def forward(self, carry, inputs, puzzle_ids):
         from reasoner.model import Carry, SegmentOutput
+        carry = Carry(carry.z_H, carry.z_L + 1)
+        rows, segment = carry.z_H[:, 0, 0].long().tolist(), int(carry.z_L[0, 0, 0])
+        q_halt = [self.confidence.get(row, (1, -9.0)) for row in rows]
+        q_halt = torch.tensor([logit if segment >= start else -9.0 for start, logit in q_halt])
         answers = []
-        for row, tokens in zip(carry.z_H[:, 0, 0].long().tolist(), inputs.numpy()):
+        for row, tokens in zip(rows, inputs.numpy()):
             grid = TASK4.decode(tokens)
             solution = np.asarray(rules.guided_search(grid, 2, 2).solution)
             answers.append(TASK4.encode(solution if row in self.solved_rows else np.where(grid > 0, grid, 1)))
         logits = torch.nn.functional.one_hot(torch.from_numpy(np.stack(answers)), TASK4.vocab_size).float() * 10
-        return SegmentOutput(carry, logits, torch.full((len(inputs),), -9.0), torch.zeros(len(inputs)))
+        return SegmentOutput(carry, logits, q_halt, torch.full((len(inputs),), self.q_continue))
 
 
 def test_views_take_the_first_copy_whose_answer_verifies_mapped_back():
@@ -386,6 +394,48 @@ def test_views_take_the_first_copy_whose_answer_verifies_mapped_back():
     # One view is the puzzle itself: the same model, without views, solves none of them but row 2's puzzle.
     run = answer_probs(ViewSolver({2}), TASK4, grids, 3, "verified", "cpu", "fp32")
     assert [np.array_equal(a.reshape(4, 4), s) for a, s in zip(run.probs.argmax(-1).numpy() - 1, solutions)] == [False, False, True]
+
+
+def test_views_without_the_verifier_take_the_copy_the_halting_head_is_surest_of():
+    from reasoner.inference import answer_probs
+
+    puzzles, solutions = generated_4x4(3, seed=5)
+    grids = np.stack([TASK4.parse(p) for p in puzzles])
+
+    def right(run):
+        return [np.array_equal(a.reshape(4, 4), s) for a, s in zip(run.probs.argmax(-1).numpy() - 1, solutions)]
+
+    # Copies solved: 2 of puzzle 0, 3 of puzzle 2. The head is surest of copy 2 of puzzle 0 (and, less,
+    # of its wrong copy 1), of the wrong copy 1 of puzzle 1 (from segment 2), and of the right copy of
+    # puzzle 2 only from segment 3.
+    confidence = {1: (1, 2.0), 2: (1, 3.0), 5: (2, 4.0), 11: (3, 1.0), 10: (1, -1.0)}
+    model = ViewSolver({2, 11}, confidence)
+    run = answer_probs(model, TASK4, grids, 3, "fixed", "cpu", "fp32", views=4)
+    assert right(run) == [True, False, True] and run.used.tolist() == [3, 3, 3]
+    # ACT: a puzzle stops once a copy's halt logit is positive (it rates its answer right), answered by
+    # the surest of those; a copy halting as hopeless (logit -1 > Q(continue) -2) stops nothing.
+    model.q_continue = -2.0
+    run = answer_probs(model, TASK4, grids, 3, "act", "cpu", "fp32", views=4)
+    assert right(run) == [True, False, True] and run.used.tolist() == [1, 2, 3]
+    # With only 2 segments, puzzle 2's right copy is never the surest: the answer is wrong, not verified.
+    run = answer_probs(model, TASK4, grids, 2, "fixed", "cpu", "fp32", views=4)
+    assert right(run) == [True, False, False]
+    # Through solve(): the shipped 4x4 model, HRM alone with model-picked copies.
+    for halting in ("act", "fixed"):
+        result = solve(PUZZLE4, views=4, halting=halting, repair=False)
+        assert result.verified and result.path == "hrm" and result.model_correct
+
+
+def test_pick_views_scores_the_verifier_and_the_halting_head():
+    from reasoner.views import pick_views
+
+    # [segments 2, puzzles 2, views 3]. Puzzle 0: copy 1 right from segment 1, the head surest of it at
+    # segment 2 only. Puzzle 1: copy 2 right at segment 1 only, the head surest of copy 0 throughout.
+    accepted = np.array([[[0, 1, 0], [0, 0, 1]], [[0, 1, 0], [0, 0, 0]]], dtype=bool)
+    q_halt = np.array([[[1.0, 0.0, -1.0], [2.0, 0.0, 1.0]], [[0.0, 3.0, -1.0], [2.0, 0.0, 1.0]]])
+    scores = pick_views(accepted, q_halt)
+    assert scores.verified.tolist() == [[True, True], [True, True]]  # a verified copy stays found
+    assert scores.picked.tolist() == [[False, False], [True, False]]
 
 
 def test_views_are_symmetries_and_map_back():
@@ -414,7 +464,5 @@ def test_views_and_give_up_options_are_checked():
     for bad in (0, 65, 2.5, True):
         with pytest.raises(ValueError, match="views"):
             solve(PUZZLE4, views=bad)
-    with pytest.raises(ValueError, match="halting='verified'"):
-        solve(PUZZLE4, views=4, halting="fixed")
     with pytest.raises(ValueError, match="give_up"):
         solve(PUZZLE4, give_up="no")

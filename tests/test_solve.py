@@ -353,12 +353,12 @@ class ViewSolver(torch.nn.Module):
     halt logit is -9 (Q(continue): `q_continue`, 0: keep going) except where `confidence` maps a row to
     (from which segment, logit)."""
 
-    def __init__(self, solved_rows, confidence=None):
+    def __init__(self, solved_rows, confidence=None, q_continue=0.0):
         super().__init__()
         self.cfg = cpu_tiny(TASK4.vocab_size, TASK4.seq_len)
         self.solved_rows = set(solved_rows)
         self.confidence = confidence or {}
-        self.q_continue = 0.0
+        self.q_continue = q_continue
 
     def initial_carry(self, batch, device=None):
         from reasoner.model import Carry
@@ -409,12 +409,11 @@ def test_views_without_the_verifier_take_the_copy_the_halting_head_is_surest_of(
     # of its wrong copy 1), of the wrong copy 1 of puzzle 1 (from segment 2), and of the right copy of
     # puzzle 2 only from segment 3.
     confidence = {1: (1, 2.0), 2: (1, 3.0), 5: (2, 4.0), 11: (3, 1.0), 10: (1, -1.0)}
-    model = ViewSolver({2, 11}, confidence)
+    model = ViewSolver({2, 11}, confidence, q_continue=-2.0)
     run = answer_probs(model, TASK4, grids, 3, "fixed", "cpu", "fp32", views=4)
     assert right(run) == [True, False, True] and run.used.tolist() == [3, 3, 3]
     # ACT: a puzzle stops once a copy's halt logit is positive (it rates its answer right), answered by
     # the surest of those; a copy halting as hopeless (logit -1 > Q(continue) -2) stops nothing.
-    model.q_continue = -2.0
     run = answer_probs(model, TASK4, grids, 3, "act", "cpu", "fp32", views=4)
     assert right(run) == [True, False, True] and run.used.tolist() == [1, 2, 3]
     # With only 2 segments, puzzle 2's right copy is never the surest: the answer is wrong, not verified.

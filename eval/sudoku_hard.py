@@ -9,6 +9,10 @@ cards say which rows they used). For each set and segment count, HRM alone (no r
                gives an answer the rule checker accepts within the count
   picked       with --views N: the copy the model is surest of (its Q-head's halt logit) at that count is
                right: the HRM alone, no rule checker involved
+With --commit K [K ...] every set is scored once per K, with committed decoding (reasoner/commit.py;
+K 0: without): every --commit-every segments each unhalted puzzle (or copy) writes its K surest blank
+cells into its input as givens. The plot: exact against segments, one copy (solid) and, with --views,
+the model-picked copies (dashed).
 and, at the largest count, the exact share per number of givens and per rating (the fixed exact
 solver's dead ends, verifiers.sudoku.search_effort), plus what the model's guidance does for the
 exact search: search nodes with and without the model's value order, and the share of puzzles the
@@ -34,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from plots import plot_by_segment  # noqa: E402
 from reasoner.act import run_segments  # noqa: E402
 from reasoner.checkpoint import load_checkpoint  # noqa: E402
+from reasoner.commit import EVERY, Commit  # noqa: E402
 from reasoner.inference import autocast  # noqa: E402
 from reasoner.model import HRM  # noqa: E402
 from reasoner.views import score_views  # noqa: E402
@@ -51,12 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a 9x9 sudoku checkpoint (default: %(default)s)")
     parser.add_argument("--generated", type=int, default=200, help="fresh generated puzzles (0: none; default: %(default)s)")
     parser.add_argument("--givens", default="17-25", help="givens of the generated puzzles, A-B (default: %(default)s)")
+    parser.add_argument("--gen", action="append", default=[], metavar="SPEC",
+                        help="another generated set, any generator spec, repeatable, e.g. count=256,blanks=40")
     parser.add_argument("--file", action="append", default=[], help="file:PATH[start:end]-style set, repeatable, e.g. PATH[900:1000]")
     parser.add_argument("--segments", type=int, nargs="+", default=[8, 16, 32, 64, 128],
                         help="test-time segment counts (default: %(default)s)")
     parser.add_argument("--views", type=int, default=1,
                         help="also score N symmetric copies per puzzle, verifier-picked and model-picked "
                              "(default: %(default)s: off)")
+    parser.add_argument("--commit", type=int, nargs="+", default=[0], metavar="K",
+                        help="committed decoding: every --commit-every segments, each puzzle the Q-head has not "
+                             "halted writes its K surest blank cells into its input; several K score each set once "
+                             "per K (default: %(default)s: off)")
+    parser.add_argument("--commit-every", type=int, default=EVERY, metavar="R",
+                        help="segments between commitments (default: %(default)s)")
     parser.add_argument("--cycles", type=int, nargs=2, metavar=("H", "L"),
                         help="run the checkpoint's weights with H high-level cycles of L low-level updates per segment "
                              "(default: the card's)")
@@ -86,7 +99,8 @@ def grids(task, source: str, rng: np.random.Generator) -> tuple[np.ndarray, np.n
 
 
 @torch.inference_mode()
-def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[int], views: int = 1) -> dict:
+def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[int], views: int = 1,
+          commit: Commit | None = None) -> dict:
     top = max(counts)
     exact = np.zeros((top, len(puzzles)), dtype=bool)
     accepted = np.zeros((top, len(puzzles)), dtype=bool)
@@ -95,7 +109,7 @@ def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[
         grids, sols = puzzles[start : start + BATCH], solutions[start : start + BATCH]
         inputs = torch.from_numpy(np.stack([task.encode(g) for g in grids]))
         with autocast("cpu"):
-            trace = run_segments(model, inputs, torch.zeros(len(grids), dtype=torch.long), top)
+            trace = run_segments(model, inputs, torch.zeros(len(grids), dtype=torch.long), top, commit=commit)
         for k, probs in enumerate(trace.probs):
             tokens = probs.argmax(-1).numpy()
             exact[k, start : start + len(grids)] = (tokens - 1 == sols.reshape(len(grids), -1)).all(-1)
@@ -111,9 +125,10 @@ def score(model, task, puzzles: np.ndarray, solutions: np.ndarray, counts: list[
     with_views = {}
     if views > 1:
         with autocast("cpu"):
-            copies = score_views(model, task, puzzles, top, views, np.random.default_rng(SEED), BATCH)
+            copies = score_views(model, task, puzzles, top, views, np.random.default_rng(SEED), BATCH, commit)
         with_views = {"views": views, "verified_views": {str(s): float(copies.verified[s - 1].mean()) for s in counts},
-                      "picked_views": {str(s): float(copies.picked[s - 1].mean()) for s in counts}}
+                      "picked_views": {str(s): float(copies.picked[s - 1].mean()) for s in counts},
+                      "picked_views_by_segment": copies.picked.mean(1).round(4).tolist()}
     return {
         **with_views,
         "puzzles": len(puzzles),
@@ -138,7 +153,9 @@ def markdown(report: dict) -> str:
 def tables(report: dict) -> str:
     """The tables of `report["sets"]` (each a score() result) at `report["segments"]`."""
     counts = report["segments"]
-    lines = ["HRM alone, exact (verified-halting: solved within the count) by test-time segments:", "",
+    every = (report.get("commit") or {}).get("every")
+    how = f" (rows named 'commit K': committed decoding, K cells every {every} segments)" if every else ""
+    lines = [f"HRM alone{how}, exact (verified-halting: solved within the count) by test-time segments:", "",
              "| set | n | " + " | ".join(f"@{s}" for s in counts) + " |", "|---|---|" + "---|" * len(counts)]
     for name, r in report["sets"].items():
         cells = [f"{100 * r['exact'][str(s)]:.1f}% ({100 * r['verified'][str(s)]:.1f}%)" for s in counts]
@@ -165,7 +182,10 @@ def tables(report: dict) -> str:
 
 
 def plot(report: dict, path: Path) -> None:
-    plot_by_segment({name: r["exact_by_segment"] for name, r in report["sets"].items()}, "exact, HRM alone (%)", path)
+    curves = {name: r["exact_by_segment"] for name, r in report["sets"].items()}
+    views = {f"{name}, {r['views']} views (model-picked)": r["picked_views_by_segment"]
+             for name, r in report["sets"].items() if "picked_views_by_segment" in r}
+    plot_by_segment(curves | views, "exact, HRM alone (%)", path, dashed=set(views))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,12 +204,18 @@ def main(argv: list[str] | None = None) -> int:
         model.compile_inference()
     if getattr(task, "size", None) != 9 or task.name != "sudoku":
         raise SystemExit(f"error: {args.checkpoint} is not a 9x9 sudoku checkpoint ({task!r})")
+    try:
+        commits = [(k, Commit.for_task(task, k, args.commit_every)) for k in dict.fromkeys(args.commit)]
+    except ValueError as err:
+        raise SystemExit(f"error: --commit: {err}")
     counts = sorted(set(args.segments))
     report = {"checkpoint": str(args.checkpoint), "command": "python eval/sudoku_hard.py " + " ".join(argv or sys.argv[1:]),
-              "segments": counts, "sets": {}}
+              "segments": counts, "sets": {},
+              "commit": {"cells": [k for k, _ in commits], "every": args.commit_every} if any(r for _, r in commits) else None}
     sets = []
     if args.generated:
         sets.append((f"generated, givens {args.givens}", f"gen:count={args.generated},givens={args.givens}"))
+    sets += [(f"generated, {spec}", f"gen:{spec}") for spec in args.gen]
     sets += [(Path(spec.split("[")[0]).name + ("[" + spec.split("[", 1)[1] if "[" in spec else ""), f"file:{spec}")
              for spec in args.file]
     for name, source in sets:
@@ -197,8 +223,10 @@ def main(argv: list[str] | None = None) -> int:
             puzzles, solutions = grids(task, source, np.random.default_rng(SEED))
         except (ValueError, FileNotFoundError) as err:
             raise SystemExit(f"error: {source}: {err}")
-        report["sets"][name] = score(model, task, puzzles, solutions, counts, args.views)
-        print(name, report["sets"][name]["exact"], flush=True)
+        for cells, commit in commits:
+            row = name + (f", commit {cells}" if commit else "")
+            report["sets"][row] = score(model, task, puzzles, solutions, counts, args.views, commit)
+            print(row, report["sets"][row]["exact"], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(report))

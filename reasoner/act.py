@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .commit import Commit, commit_surest
 from .losses import log_stablemax, q_continue_target
 from .model import HRM, Carry, SegmentOutput
 
@@ -138,15 +139,19 @@ class SegmentTrace:
 
 @torch.inference_mode()  # the inference path: weights prepared once (HRM.inference_weights)
 def run_segments(
-    model: HRM, inputs: torch.Tensor, puzzle_ids: torch.Tensor, segments: int, keep_carries: bool = False
+    model: HRM, inputs: torch.Tensor, puzzle_ids: torch.Tensor, segments: int, keep_carries: bool = False,
+    commit: Commit | None = None,
 ) -> SegmentTrace:
-    """Run `segments` segments from the initial state, without halting (the batch stays aligned)."""
+    """Run `segments` segments from the initial state, without halting (the batch stays aligned);
+    with `commit`, committed decoding (reasoner/commit.py) rewrites the inputs as it goes."""
     carry = model.initial_carry(inputs.shape[0], inputs.device)
     probs, q_halt, halt, carries = [], [], [], []
-    for _ in range(segments):
+    for segment in range(1, segments + 1):
         out = model(carry, inputs, puzzle_ids)
         carry = out.carry
         probs.append(answer_probabilities(out.logits, model.cfg.loss))
+        if commit is not None and commit.due(segment):
+            inputs = commit_surest(inputs, probs[-1], out.q_halt, commit)
         q_halt.append(out.q_halt)
         halt.append(wants_halt(model, out.q_halt, out.q_continue))
         if keep_carries:

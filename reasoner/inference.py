@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .commit import Commit
 from .config import GridSizeError
 from .solvers import Answers, Chunk, MazePolicy, MazeSolveResult, Policy, Runner, SolveResult, SudokuPolicy, read_digits
 from .tasks import PuzzleInputError, SudokuTask, Task, Variant
@@ -79,6 +80,7 @@ def solve(
     batch: bool | None = None,
     precision: Literal["auto", "bf16", "fp32"] = "auto",
     compile: bool = False,
+    commit: int = 0,
 ) -> SolveResult | list[SolveResult]:
     """Solve one puzzle or many.
 
@@ -100,6 +102,10 @@ def solve(
     is surest of (highest Q-head halt logit) once a copy's Q-head rates its answer right (halt logit
     > 0) / after all segments; on hard sudoku the Q-head picks a right copy whenever there is one
     (docs/results.md).
+    `commit`: committed decoding (sudoku; reasoner/commit.py): every 4 segments each puzzle (each
+    copy) whose Q-head does not yet rate its answer right writes its `commit` surest blank cells into
+    its input as givens. The HRM alone, no rule checker or search; on Sudoku-Extreme it solves more
+    puzzles within the same segments (docs/results.md). 0 (default): off.
     `give_up=False`: verified halting never gives up on the Q-head's word; each puzzle runs until an
     answer verifies or `segments` run out (the default gives up where the checkpoint's card says).
     `precision`: "auto" runs in bf16 where the device computes in bf16 natively (AVX512-BF16/AMX
@@ -120,17 +126,19 @@ def solve(
     that is missing or broken. A model whose output is not finite never raises: the exact search
     answers, with a note.
     """
-    _check_options(task, checkpoint, segments, halting, repair, batch_size, batch, precision, views, give_up, compile)
+    _check_options(task, checkpoint, segments, halting, repair, batch_size, batch, precision, views, give_up, compile,
+                   commit)
     device = _device(device)
     policy = POLICIES[task]
     items, batch = _items(puzzles, batch, policy)
     groups = _prepare(items, batch, policy)
+    rules = {group.variant.name: Commit.for_task(group.task, commit) for group in groups}  # ValueError: cannot commit
     results: list = [None] * len(items)
     device = device or default_device()  # only now: it loads torch
     for group in groups:
         path, model, task_obj, card = _model_for(group.variant, checkpoint, device, compile)
         run = _runner(model, task_obj, segments or model.cfg.halt_max_steps, halting, device, precision,
-                      card.give_up if give_up else None, views)
+                      card.give_up if give_up else None, views, rules[group.variant.name])
         indices = list(group.prepared)
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
@@ -259,7 +267,7 @@ def _whole(value: Any) -> bool:
 
 
 def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repair: Any, batch_size: Any,
-                   batch: Any, precision: Any, views: Any, give_up: Any, compile: Any = False) -> None:
+                   batch: Any, precision: Any, views: Any, give_up: Any, compile: Any = False, commit: Any = 0) -> None:
     """ValueError with the reason for any unusable option of `solve` (the puzzles are checked later)."""
     if not isinstance(task, str) or task not in POLICIES:
         raise ValueError(f"unknown task {task!r}; available: {', '.join(POLICIES)}")
@@ -277,6 +285,8 @@ def _check_options(task: Any, checkpoint: Any, segments: Any, halting: Any, repa
             raise ValueError(f"{name} must be True or False, got {value!r}")
     if not (_whole(views) and 1 <= views <= MAX_VIEWS):
         raise ValueError(f"views must be a whole number from 1 to {MAX_VIEWS}, got {views!r}")
+    if not (_whole(commit) and commit >= 0):
+        raise ValueError(f"commit must be a whole number of cells, at least 0 (0: off), got {commit!r}")
     if not (_whole(batch_size) and batch_size >= 1):
         raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
     if batch is not None and not isinstance(batch, bool):
@@ -323,7 +333,7 @@ def autocast(device: str, precision: str = "auto"):
 
 
 def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, device: str, precision: str = "auto",
-                 give_up: GiveUp | None = None, views: int = 1) -> Answers:
+                 give_up: GiveUp | None = None, views: int = 1, commit: Commit | None = None) -> Answers:
     """Run segments until each puzzle stops: at its Q-head's halt ("act"), at the first segment whose
     answer the verifier accepts ("verified"; or, with `give_up`, from its `from_segment` on, when the
     Q-head's halt logit is under its `logit`), or after all `segments` ("fixed"). A stopped puzzle
@@ -332,10 +342,12 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
     "verified" it stops as soon as any copy's answer verifies: that answer, mapped back, is its answer;
     if none does, its own (the first copy's) where that copy stopped. With "act" it stops once a copy's
     Q-head rates its answer right (halt logit > 0), with "fixed" after all `segments`; the copy whose
-    halt logit is highest among those stopping then answers, no verifier involved."""
+    halt logit is highest among those stopping then answers, no verifier involved.
+    `commit`: committed decoding (reasoner/commit.py) in every running copy."""
     import torch
 
     from .act import answer_probabilities, wants_halt
+    from .commit import commit_surest
     from .model import Carry
     from .views import undo_probs, view_rows
 
@@ -400,6 +412,8 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
                 done |= verified[mine]  # every copy of a verified puzzle stops
             if done.all():
                 break
+            if commit is not None and commit.due(segment):
+                inputs = commit_surest(inputs, seg_probs, out.q_halt, commit)
             if done.any():
                 keep = torch.from_numpy(~done).to(device)
                 live, inputs, ids = live[~done], inputs[keep], ids[keep]
@@ -411,11 +425,11 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
 
 
 def _runner(model: HRM, task: Task, segments: int, halting: str, device: str, precision: str,
-            give_up: GiveUp | None, views: int) -> Runner:
+            give_up: GiveUp | None, views: int, commit: Commit | None = None) -> Runner:
     """What a policy calls to run the model: `answer_probs` with this variant's model and settings, for
     `segments` or fewer."""
     return lambda grids, most=None: answer_probs(model, task, grids, min(most or segments, segments), halting, device,
-                                                 precision, give_up, views)
+                                                 precision, give_up, views, commit)
 
 
 def run_model(model: HRM, task: SudokuTask, grids: np.ndarray, segments: int, halting: str, device: str,

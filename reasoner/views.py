@@ -62,11 +62,11 @@ def pick_views(accepted: np.ndarray, q_halt: np.ndarray) -> ViewScores:
 
 @torch.inference_mode()
 def score_views(model, task, grids: np.ndarray, segments: int, views: int, rng: np.random.Generator,
-                batch: int = 256) -> ViewScores:
+                batch: int = 256, commit=None) -> ViewScores:
     """Run every puzzle as `views` copies for `segments` segments (halting off; under the caller's
     autocast) and score two ways of answering with them: the first copy the verifier accepts, and the
     copy the model itself picks, with no verifier (its Q-head's halt logit is trained to say whether
-    the answer is right)."""
+    the answer is right). `commit`: committed decoding (reasoner/commit.py) in every copy."""
     from .act import run_segments
 
     inputs, checked, _ = view_rows(task, grids, views, rng)
@@ -75,7 +75,7 @@ def score_views(model, task, grids: np.ndarray, segments: int, views: int, rng: 
     for start in range(0, len(inputs), batch):
         part = slice(start, start + batch)
         rows = torch.from_numpy(inputs[part])
-        trace = run_segments(model, rows, torch.zeros(len(rows), dtype=torch.long), segments)
+        trace = run_segments(model, rows, torch.zeros(len(rows), dtype=torch.long), segments, commit=commit)
         for k, probs in enumerate(trace.probs):
             accepted[k, part] = task.accepts(checked[part], probs.argmax(-1).numpy())
         q_halt[:, part] = trace.q_halt.float().numpy()

@@ -66,9 +66,17 @@ def test_sudoku_hard_reports_segments_givens_ratings_and_guidance(tmp_path):
     path = tiny_checkpoint(tmp_path, SudokuTask(3, 3))
     out = tmp_path / "hard"
     assert sudoku_hard.main(["--checkpoint", str(path), "--generated", "4", "--givens", "21-30",
-                             "--segments", "1", "2", "--views", "2", "--out", str(out)]) == 0
+                             "--gen", "count=2,blanks=40", "--segments", "1", "2", "--views", "2", "--commit", "0", "3",
+                             "--out", str(out)]) == 0
     report = json.loads(out.with_suffix(".json").read_text())
-    (name, r), = report["sets"].items()
+    # Every set once without and once with committed decoding (3 cells every 4 segments).
+    assert report["commit"] == {"cells": [0, 3], "every": 4} and "K cells every 4 segments" in out.with_suffix(".md").read_text()
+    assert list(report["sets"]) == ["generated, givens 21-30", "generated, givens 21-30, commit 3",
+                                    "generated, count=2,blanks=40", "generated, count=2,blanks=40, commit 3"]
+    assert report["sets"]["generated, count=2,blanks=40, commit 3"]["puzzles"] == 2
+    assert len(report["sets"]["generated, givens 21-30, commit 3"]["picked_views_by_segment"]) == 2
+    assert out.with_suffix(".png").stat().st_size > 0
+    r = report["sets"]["generated, givens 21-30"]
     assert r["puzzles"] == 4 and set(r["exact"]) == {"1", "2"}
     assert sum(b["puzzles"] for b in r["by_givens"].values()) == 4 == sum(b["puzzles"] for b in r["by_rating"].values())
     assert r["search"]["nodes_guided_mean"] >= 0 and "| generated, givens 21-30 | 4 |" in out.with_suffix(".md").read_text()

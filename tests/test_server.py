@@ -82,6 +82,11 @@ def test_solve_returns_the_verified_result_model(client):
     assert views["answer"] == SOLUTION4 and views["verified"]
     picked = client.post("/v1/solve", json={"puzzle": PUZZLE4, "options": {"views": 4, "repair": False}}).json()
     assert picked["answer"] == SOLUTION4 and picked["verified"] and picked["path"] == "hrm"  # ACT: the surest copy
+    committed = client.post("/v1/solve", json={"puzzle": PUZZLE4, "options": {"views": 2, "commit": 2, "repair": False}})
+    assert committed.json()["answer"] == SOLUTION4 and committed.json()["path"] == "hrm"
+    assert client.post("/v1/solve", json={"puzzle": PUZZLE4, "options": {"commit": -1}}).status_code == 422
+    refused = client.post("/v1/solve", json={"puzzle": MAZE9, "task": "maze", "options": {"commit": 1}})
+    assert refused.status_code in (400, 422) and "maze has none" in refused.text
 
 
 def test_solve_a_maze(client):

@@ -112,6 +112,9 @@ class Task(ABC):
     # Model settings this task was measured to need at CPU scale: applied on top of the cpu-*
     # presets (--model overrides still win); the paper presets stay as published.
     cpu_model_hints: dict[str, Any] = {}
+    # The input token of a cell the model fills in, when an answer token can be written there as a
+    # given (committed decoding, reasoner/commit.py); None: the task's inputs cannot take answers.
+    blank_token: int | None = None
 
     @abstractmethod
     def spec(self) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class ContradictoryPuzzleError(PuzzleInputError):
 
 class SudokuTask(Task):
     name = "sudoku"
+    blank_token = 1
 
     def __init__(self, box_rows: int = 3, box_cols: int = 3):
         if box_rows < 1 or box_cols < 1 or box_rows * box_cols > 9:

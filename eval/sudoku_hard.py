@@ -1,22 +1,22 @@
 """The HRM alone on hard sudoku: exact accuracy against test-time segments, by givens and by rating.
 
 Sets: fresh generated minimal puzzles (`gen:count=N,givens=A-B`, seed SEED, never a training seed)
-and, optionally, a file (e.g. Sudoku-Extreme rows 900-1000, which no shipped run trains on: the
-cards say which rows they used). For each set and segment count, HRM alone (no repair, no search):
+and, optionally, more generated sets (--gen) and files (e.g. Sudoku-Extreme rows 900-1000, which no
+shipped run trains on: the cards say which rows they used). For each set and segment count, HRM alone (no repair, no search):
   exact        every cell right after that many segments (halting off)
   verified     stopped at the first segment whose answer the rule checker accepts (within the count)
   views        with --views N: solved when any of N symmetric copies of the puzzle (reasoner/views.py)
                gives an answer the rule checker accepts within the count
   picked       with --views N: the copy the model is surest of (its Q-head's halt logit) at that count is
                right: the HRM alone, no rule checker involved
-With --commit K [K ...] every set is scored once per K, with committed decoding (reasoner/commit.py;
-K 0: without): every --commit-every segments each unhalted puzzle (or copy) writes its K surest blank
-cells into its input as givens. The plot: exact against segments, one copy (solid) and, with --views,
-the model-picked copies (dashed).
 and, at the largest count, the exact share per number of givens and per rating (the fixed exact
 solver's dead ends, verifiers.sudoku.search_effort), plus what the model's guidance does for the
 exact search: search nodes with and without the model's value order, and the share of puzzles the
 guided search solves without branching.
+With --commit K [K ...] every set is scored once per K, with committed decoding (reasoner/commit.py;
+K 0: without): every --commit-every segments each unhalted puzzle (or copy) writes its K surest blank
+cells into its input as givens. The plot: exact against segments, one copy (solid) and, with --views,
+the model-picked copies (dashed).
 
     python eval/sudoku_hard.py --generated 200 --givens 17-25 \\
         --file '../shared/data/sudoku/sudoku_extreme_train_1k_subset.txt[900:1000]' --out docs/sudoku-hard

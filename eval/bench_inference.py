@@ -8,9 +8,11 @@ HRM's batched arithmetic rate against a plain matmul, in fp32 and bf16.
    solver (bitmasks, fewest-candidates cell first, no propagation, counts to 2 to prove uniqueness),
    solve() as shipped, and solve() in the previous defaults (ACT halting, fp32).
 2. Batched inference: FLOPs of one segment counted by torch's FlopCounterMode, over the measured
-   time of a segment at --batch, as a share of a plain matmul of the model's largest GEMM shape
-   in the same precision, measured in the same run; for the model as solve() loads it, and
-   compiled as solve(compile=True) runs it (first_call_s includes the compile).
+   time of a segment at each --batch, as a share of a plain matmul of the model's largest GEMM
+   shape in the same precision, measured in the same run; for the model as solve() loads it, and
+   compiled as solve(compile=True) runs it (first_call_s includes the compile). Large batches cost
+   more a row once a segment's activations leave the caches: solve() runs a segment in parts of
+   reasoner.inference.CPU_FORWARD_POSITIONS (`--batch 64 192 512 1600` shows why).
 3. Accuracy in fp32 and bf16 (exact, HRM alone, after M_max segments) on generated puzzles.
 """
 
@@ -112,7 +114,8 @@ def latency(puzzles: list[str], task: SudokuTask) -> dict:
 
 
 @torch.inference_mode()
-def batched_rate(models: dict, task: SudokuTask, batch: int, repeats: int, rounds: int = 5) -> list[dict]:
+def batched_rate(models: dict, task: SudokuTask, batch: int, repeats: int, rounds: int = 5,
+                 precisions: tuple[str, ...] = ("fp32", "bf16")) -> list[dict]:
     """Achieved GFLOP/s of one segment at `batch` against a plain matmul, fp32 and bf16, for each of
     `models` (name -> model: as solve() loads it, and compiled). The models take turns, round by
     round, and each row is the median round, so load on the machine hits all alike. FLOPs are
@@ -125,6 +128,8 @@ def batched_rate(models: dict, task: SudokuTask, batch: int, repeats: int, round
     carry = first_model.initial_carry(batch)
     rows = []
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        if name not in precisions:
+            continue
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
             with FlopCounterMode(display=False) as counter:
                 first_model(carry, inputs, ids)
@@ -172,11 +177,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sudoku-file", type=Path, default=default_data_dir() / DEFAULT_FILE)
     parser.add_argument("--rows", default="900:1000", help="rows of the file to draw from (default: %(default)s)")
-    parser.add_argument("--puzzles", type=int, default=30, help="hard puzzles (17-25 givens) timed one at a time")
-    parser.add_argument("--batch", type=int, default=256, help="batch for the arithmetic rate")
+    parser.add_argument("--puzzles", type=int, default=30, help="hard puzzles (17-25 givens) timed one at a time "
+                        "(0: no latency part)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[256], help="batches for the arithmetic rate")
     parser.add_argument("--accuracy-puzzles", type=int, default=256, help="generated puzzles per blank count")
     parser.add_argument("--no-compile", action="store_true",
                         help="skip the compiled rows of the batched rate (solve(compile=True): a compile of tens of seconds)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], nargs="+", default=["fp32", "bf16"],
+                        help="precisions of the batched rate (default: both)")
     parser.add_argument("--threads", type=int, help="intra-op threads (default: torch's); 1 on a CPU other jobs keep busy")
     args = parser.parse_args()
     if args.threads:
@@ -187,7 +195,7 @@ def main() -> int:
     model, _, _ = load_model(str(CHECKPOINT_DIR / variant.checkpoint), "cpu")
     print(f"{variant.name}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"native bf16: {bf16_native('cpu')}\n")
-    if args.sudoku_file.is_file():
+    if args.puzzles and args.sudoku_file.is_file():
         start, end = (int(x) for x in args.rows.split(":"))
         puzzles = hard_puzzles(args.sudoku_file, slice(start, end), (17, 25), args.puzzles)
         result = latency(puzzles, task)
@@ -199,13 +207,14 @@ def main() -> int:
         for path, used in result["paths"]:
             counts[(path, used)] = counts.get((path, used), 0) + 1
         print("\nsolve() paths (path, segments): " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) + "\n")
-    else:
+    elif args.puzzles:
         print(f"(no {args.sudoku_file}: latency skipped)\n")
-    print(f"## Batched inference, one segment at batch {args.batch}\n")
+    print(f"## Batched inference, one segment at batch {', '.join(map(str, args.batch))}\n")
     models = {"as loaded": model}
     if not args.no_compile:
         models["compiled"] = load_model(str(CHECKPOINT_DIR / variant.checkpoint), "cpu", compiled=True)[0]
-    print(table(batched_rate(models, task, args.batch, repeats=3)) + "\n")
+    print(table([row for batch in args.batch
+                 for row in batched_rate(models, task, batch, repeats=3, precisions=tuple(args.precision))]) + "\n")
     if not bf16_native("cpu"):
         print("This CPU has no native bf16 (AVX512-BF16 or AMX): bf16 is emulated, solve() runs fp32 here, and the "
               "bf16 row only shows what emulation costs.\n")

@@ -23,7 +23,8 @@ For every checkpoint `<checkpoint-dir>/<variant>.safetensors` (+ its JSON card) 
     segments (8/16 with --quick) with verifier-halt (the first answer the rule checker accepts) next
     to it, and with test-time views (8 symmetric copies per puzzle, 2 with --quick; verifier-picked,
     and model-picked: the copy whose Q-head halt logit is highest), by number of givens and by
-    rating, and the exact search with and without the model's guidance: its nodes, and the share it
+    rating, each set also with committed decoding (reasoner/commit.py, one cell after every
+    segment: rows named ", commit 1"), and the exact search with and without the model's guidance: its nodes, and the share it
     solves without branching.
 A maze checkpoint (`maze*.safetensors`) is measured through the Task interface when the maze task
 exists. A size-free one (pos_encoding "none", e.g. `maze.safetensors`) also gets the table of
@@ -65,6 +66,7 @@ import sudoku_hard  # eval/sudoku_hard.py: the hard-sudoku table
 from reasoner.act import run_segments
 from reasoner.arc_eval import evaluate_arc
 from reasoner.checkpoint import load_checkpoint, read_card
+from reasoner.commit import EVERY, Commit
 from reasoner.evaluate import evaluate, predict
 from reasoner.inference import CHECKPOINT_DIR, run_model, solve
 from reasoner.model import HRM
@@ -102,6 +104,8 @@ class Profile:
     size_segments: tuple[int, ...]  # maze sizes: test-time segment counts
 
 
+# Hard sudoku is also scored with committed decoding of this many cells (the measured choice, docs/results.md).
+HARD_COMMIT = 1
 QUICK = Profile(puzzles=32, file_puzzles=64, segments=(1, 2, 4, 8), maze_puzzles=8, latency_puzzles=8, analysis_puzzles=16,
                 picture_puzzles=4, arc_versions=8, hard_puzzles=16, hard_segments=(8, 16), views=2, maze_sizes=(9, 30), size_mazes=4,
                 size_segments=(1, 2, 4, 8))
@@ -548,10 +552,13 @@ def bench_sudoku_hard(path: Path, args, profile: Profile) -> dict:
     if args.sudoku_file:
         external, _ = external_sudoku_set(task, "sudoku-9x9", card, args, profile.hard_puzzles)  # notes: the sudoku-9x9 section's
         sets += [external] if external is not None else []
-    result = {"checkpoint": describe_card(path, card), "givens": [low, high], "segments": list(profile.hard_segments), "sets": {}}
+    result = {"checkpoint": describe_card(path, card), "givens": [low, high], "segments": list(profile.hard_segments),
+              "commit": {"cells": [0, HARD_COMMIT], "every": EVERY}, "sets": {}}
     for data in sets:
-        scores = sudoku_hard.score(model, task, data["puzzles"], data["solutions"], result["segments"], profile.views)
-        result["sets"][data["name"]] = {"source": data["source"], **scores}
+        for cells in result["commit"]["cells"]:
+            scores = sudoku_hard.score(model, task, data["puzzles"], data["solutions"], result["segments"], profile.views,
+                                       Commit.for_task(task, cells))
+            result["sets"][data["name"] + (f", commit {cells}" if cells else "")] = {"source": data["source"], **scores}
     png = args.out / f"sudoku_hard_{path.stem}.png"
     sudoku_hard.plot(result, png)
     result["pictures"] = {"png": str(png)}

@@ -154,7 +154,8 @@ def tables(report: dict) -> str:
     """The tables of `report["sets"]` (each a score() result) at `report["segments"]`."""
     counts = report["segments"]
     every = (report.get("commit") or {}).get("every")
-    how = f" (rows named 'commit K': committed decoding, K cells every {every} segments)" if every else ""
+    when = "after every segment" if every == 1 else f"every {every} segments"
+    how = f" (rows named 'commit K': committed decoding, K cells {when})" if every else ""
     lines = [f"HRM alone{how}, exact (verified-halting: solved within the count) by test-time segments:", "",
              "| set | n | " + " | ".join(f"@{s}" for s in counts) + " |", "|---|---|" + "---|" * len(counts)]
     for name, r in report["sets"].items():

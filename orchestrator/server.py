@@ -69,9 +69,9 @@ class SolveOptions(BaseModel):
     views: int = Field(1, ge=1, le=MAX_VIEWS, description="run the puzzle as this many symmetric copies; with "
                        "halting 'verified' the first whose answer verifies answers, else the copy the Q-head is "
                        "surest of")
-    commit: int = Field(0, ge=0, le=81, description="sudoku, committed decoding: every 4 segments the puzzle (each "
-                        "copy) writes its this many surest blank cells into its input as givens (0: off)")
-    give_up: bool = Field(True, description="with halting 'verified': stop where the Q-head rates the answer hopeless")
+    commit: int = Field(0, ge=0, le=81, description="sudoku, committed decoding: after every segment the puzzle "
+                        "(each copy) writes its this many surest blank cells into its input as givens (0: off)")
+    give_up: bool = Field(True, description="with halting 'verified': stop where the Q-head rates the answer hopeless (not with views > 1 or commit)")
 
 
 class SolveRequest(BaseModel):

@@ -17,9 +17,9 @@ examples:
   hrm-solve "53..7....6..195....98....6.8...6...34..8.3..17...2...6.6....28....419..5....8..79"
   hrm-solve --file puzzles.txt          # one puzzle per line, prints one answer per line
   hrm-solve "1..4.4....2..3.." --no-repair --segments 2
-  hrm-solve --file hard.txt --no-repair --halting fixed --views 16 --commit 2 --segments 64
+  hrm-solve --file hard.txt --no-repair --halting act --views 16 --commit 1 --segments 40 --compile
                                         # the HRM alone, trying hard: 16 copies that commit their surest
-                                        # cells as they go; the model picks one
+                                        # cell as they go; the model decides when to stop and picks one
   hrm-solve --task maze - < maze.txt    # a maze as N lines of '#' (wall), ' ' (open), 'S', 'G'
   hrm-solve --task maze --file mazes.txt  # one N*N-character maze per line (the Maze-Hard format)
 
@@ -98,15 +98,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="run each puzzle as N symmetric copies (shuffled rows/columns/digits; mazes: turned or "
                              "mirrored, at most 8): more puzzles solved by the HRM itself at up to N times the work. With "
                              "--halting verified the first copy whose answer verifies answers; with act or fixed, the "
-                             "copy the halting head is surest of, no rule checker involved (default: 1)")
+                             "copy the halting head is surest of, no rule checker involved (act: once a settled copy is "
+                             "sure, or two settled copies that rate their answers right agree) (default: 1)")
     parser.add_argument("--commit", type=int, default=0, metavar="K",
-                        help="sudoku: every 4 segments each puzzle (each copy) the halting head has not halted writes "
+                        help="sudoku: after every segment each puzzle (each copy) the halting head has not halted writes "
                              "its K surest blank cells into the puzzle as givens (committed decoding): on hard puzzles "
-                             "the HRM alone solves more in the same segments; a wrong commitment is never taken back "
-                             "(default: 0, off)")
+                             "the HRM alone solves more in the same segments; a wrong commitment is never taken back. "
+                             "1 is the measured choice (default: 0, off)")
     parser.add_argument("--no-give-up", action="store_true",
                         help="with --halting verified, keep going until an answer verifies or --segments run out, even "
-                             "where the halting head rates the puzzle hopeless")
+                             "where the halting head rates the puzzle hopeless (with --views above 1 or --commit it "
+                             "never gives up)")
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
                         help="auto: bf16 where the CPU computes it natively (AVX512-BF16 or AMX), else fp32 (default)")
     parser.add_argument("--compile", action="store_true",

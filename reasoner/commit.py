@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # torch loads only when a model runs (reasoner/inference.py checks options first)
     import torch
 
-# Segments between commitments, chosen on Sudoku-Extreme rows 800-899 (docs/results.md).
-EVERY = 4
+# Segments between commitments: with one cell after every segment the shipped 9x9 model solved as
+# many puzzles as with two every four in about 60% of the segments (chosen on Sudoku-Extreme rows
+# 800-899; docs/results.md, sessions 15 and 16).
+EVERY = 1
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,11 @@ MAX_SEGMENTS = 1024
 # busy CPU a second thread waiting for a core made a batch-1 segment 20x slower (docs/benchmarks.md).
 ONE_THREAD_MAX_BATCH = 4
 MAX_VIEWS = 64
+# On the CPU a segment runs its batch in parts of at most this many positions (rows x sequence
+# length): the shipped 9x9 model, compiled, bf16, 2 threads, costs 1.4 ms a row at 192 rows (16k
+# positions) and 3.9 ms at 1600, whose activations no longer fit the caches (docs/speed.md, session
+# 16). A GPU takes the whole batch at once.
+CPU_FORWARD_POSITIONS = 192 * 82
 # The random symmetries of test-time views are drawn from this seed: the same puzzle, the same views.
 VIEW_SEED = 0
 
@@ -99,15 +104,21 @@ def solve(
     and digits; mazes: turned or mirrored, at most 8): on hard puzzles the copies fail on different
     puzzles, so the HRM alone solves more (docs/results.md), at up to `views` times the compute. With
     "verified" the first copy whose answer verifies answers; with "act" / "fixed" the copy the model
-    is surest of (highest Q-head halt logit) once a copy's Q-head rates its answer right (halt logit
-    > 0) / after all segments; on hard sudoku the Q-head picks a right copy whenever there is one
-    (docs/results.md).
-    `commit`: committed decoding (sudoku; reasoner/commit.py): every 4 segments each puzzle (each
+    is surest of (highest Q-head halt logit) answers, no verifier involved: under "act" as soon as a
+    settled copy (its answer unchanged since the segment before) has a halt logit above 2, or two
+    settled copies with positive halt logits give the same answer (so one copy fooled by a wrong
+    commitment cannot stop its puzzle), under "fixed" after all segments; on hard sudoku the Q-head
+    picks a right copy whenever there is one (docs/results.md).
+    `commit`: committed decoding (sudoku; reasoner/commit.py): after every segment each puzzle (each
     copy) whose Q-head does not yet rate its answer right writes its `commit` surest blank cells into
-    its input as givens. The HRM alone, no rule checker or search; on Sudoku-Extreme it solves more
-    puzzles within the same segments (docs/results.md). 0 (default): off.
+    its input as givens (1 is the measured choice). The HRM alone, no rule checker or search; on
+    Sudoku-Extreme it solves more puzzles within the same segments (docs/results.md). 0 (default): off.
     `give_up=False`: verified halting never gives up on the Q-head's word; each puzzle runs until an
     answer verifies or `segments` run out (the default gives up where the checkpoint's card says).
+    The card's threshold was measured on one plain copy, so with `views` > 1 or `commit` it does not
+    apply: there the Q-head's early scores do not tell which puzzles the copies solve later
+    (docs/results.md, "Session 16"; applied anyway, 16 committing copies solved 3% of Sudoku-Extreme
+    rows 900-999 instead of 56%).
     `precision`: "auto" runs in bf16 where the device computes in bf16 natively (AVX512-BF16/AMX
     CPUs, CUDA), fp32 elsewhere; "bf16" / "fp32" force one.
     `compile=True`: run the HRM's updates through torch.compile (HRM.compile_inference): a compile of
@@ -138,7 +149,8 @@ def solve(
     for group in groups:
         path, model, task_obj, card = _model_for(group.variant, checkpoint, device, compile)
         run = _runner(model, task_obj, segments or model.cfg.halt_max_steps, halting, device, precision,
-                      card.give_up if give_up else None, views, rules[group.variant.name])
+                      card.give_up if give_up and views == 1 and not commit else None, views,
+                      rules[group.variant.name])
         indices = list(group.prepared)
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
@@ -340,16 +352,18 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
     leaves the batch, so later segments cost only the puzzles still running.
     With `views` > 1 each puzzle runs as that many symmetric copies of itself (reasoner/views.py). With
     "verified" it stops as soon as any copy's answer verifies: that answer, mapped back, is its answer;
-    if none does, its own (the first copy's) where that copy stopped. With "act" it stops once a copy's
-    Q-head rates its answer right (halt logit > 0), with "fixed" after all `segments`; the copy whose
-    halt logit is highest among those stopping then answers, no verifier involved.
+    if none does, its own (the first copy's) where that copy stopped. With "act" it stops once a
+    settled copy (its answer unchanged since the segment before) is sure its answer is right (halt
+    logit > views.SURE) or two settled copies rating theirs right (halt logit > 0) give the same
+    answer, with "fixed" after all `segments`; the copy whose halt logit is highest among those
+    stopping then answers, no verifier involved.
     `commit`: committed decoding (reasoner/commit.py) in every running copy."""
     import torch
 
     from .act import answer_probabilities, wants_halt
     from .commit import commit_surest
     from .model import Carry
-    from .views import undo_probs, view_rows
+    from .views import agreeing_copies, undo_probs, view_rows
 
     grids = np.stack(grids)
     count = len(grids)
@@ -365,10 +379,13 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
     verified = np.zeros(count, dtype=bool)  # `probs` holds an answer the verifier accepted
     picked = np.zeros(count, dtype=bool)  # views without the verifier: `probs` holds the surest copy's answer
     live = np.arange(len(tokens))  # rows still running
+    part_rows = max(1, CPU_FORWARD_POSITIONS // model.cfg.total_len) if device.startswith("cpu") else None
+    tokens_now = None
     with torch.inference_mode(), autocast(device, precision), _threads_for(len(tokens), device):
         for segment in range(1, segments + 1):
-            out = model(carry, inputs, ids)
+            out = forward_in_parts(model, carry, inputs, ids, part_rows)
             seg_probs = answer_probabilities(out.logits, model.cfg.loss).cpu()
+            last, tokens_now = tokens_now, seg_probs.argmax(-1)  # each row's answer, a segment before and now
             q_halts = wants_halt(model, out.q_halt, out.q_continue).cpu().numpy()
             mine, own = owner[live], view[live] == 0
             used[mine] = segment
@@ -378,12 +395,20 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
                 done = np.ones(len(live), dtype=bool)
             elif halting == "act" and maps is not None:
                 # A copy's Q-head may halt because more segments look hopeless: that must not stop the
-                # other copies. A puzzle stops when some copy's Q-head rates its answer right.
-                done = (out.q_halt > 0).cpu().numpy()
+                # other copies. A puzzle stops when a copy's Q-head is sure its answer is right, or two
+                # copies that rate theirs right agree: one fooled copy cannot stop it. Only settled
+                # copies count (the same answer as a segment before): after one segment, copies with
+                # the same near miss agreed, their Q-heads fooled alike (docs/results.md, session 16).
+                done = np.zeros(len(live), dtype=bool)
+                settled = np.zeros(len(live), dtype=bool) if last is None else (tokens_now == last).all(-1).numpy()
+                rows = np.flatnonzero((out.q_halt > 0).cpu().numpy() & settled)
+                if len(rows):
+                    answers = undo_probs(seg_probs[rows], *maps, view[live[rows]]).argmax(-1).numpy()
+                    done[rows] = agreeing_copies(mine[rows], answers, out.q_halt.float().cpu().numpy()[rows])
             elif halting == "act":
                 done = q_halts
             elif halting == "verified":
-                accepted = task.accepts(checked[live], seg_probs.argmax(-1).numpy())
+                accepted = task.accepts(checked[live], tokens_now.numpy())
                 hopeless = np.zeros(len(live), dtype=bool) if give_up is None or segment < give_up.from_segment \
                     else (out.q_halt < give_up.logit).cpu().numpy() & ~accepted
                 gave_up[mine[hopeless & own]] = True
@@ -416,12 +441,28 @@ def answer_probs(model: HRM, task: Task, grids, segments: int, halting: str, dev
                 inputs = commit_surest(inputs, seg_probs, out.q_halt, commit)
             if done.any():
                 keep = torch.from_numpy(~done).to(device)
-                live, inputs, ids = live[~done], inputs[keep], ids[keep]
+                live, inputs, ids, tokens_now = live[~done], inputs[keep], ids[keep], tokens_now[torch.from_numpy(~done)]
                 carry = Carry(out.carry.z_H[keep], out.carry.z_L[keep])
             else:
                 carry = out.carry
     halted_at = np.where(halted_at == 0, used, halted_at)
     return Answers(probs, used, halted_at, gave_up & ~verified)
+
+
+def forward_in_parts(model: HRM, carry, inputs, ids, rows: int | None):
+    """One segment of `model` over the batch, run at most `rows` rows at a time (parts that differ by at
+    most one row; None: all at once); the same outputs as one call."""
+    import torch
+
+    from .model import Carry, SegmentOutput
+
+    parts = 1 if rows is None else -(-len(inputs) // rows)
+    if parts <= 1:
+        return model(carry, inputs, ids)
+    outs = [model(Carry(z_H, z_L), x, i) for z_H, z_L, x, i in
+            zip(*(t.tensor_split(parts) for t in (carry.z_H, carry.z_L, inputs, ids)))]
+    return SegmentOutput(Carry(torch.cat([o.carry.z_H for o in outs]), torch.cat([o.carry.z_L for o in outs])),
+                         *(torch.cat([getattr(o, name) for o in outs]) for name in ("logits", "q_halt", "q_continue")))
 
 
 def _runner(model: HRM, task: Task, segments: int, halting: str, device: str, precision: str,

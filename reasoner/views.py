@@ -36,7 +36,11 @@ def view_rows(task, grids: np.ndarray, views: int, rng: np.random.Generator) -> 
 
 def undo_probs(probs: torch.Tensor, cell_maps: np.ndarray, token_maps: np.ndarray, view: np.ndarray) -> torch.Tensor:
     """Answer probabilities of views [N, seq, vocab] (row i of view `view[i]`) in the puzzle's own
-    cells and tokens: out[i, c[j], k] = probs[i, j, t[k]]."""
+    cells and tokens: out[i, c[j], k] = probs[i, j, t[k]]. Where a cell's likeliest tokens tie (bf16
+    logits do), the view's choice (its first) is raised to the next float up, so the answer read
+    from `out` is the view's answer, the one its verdict was about, mapped back."""
+    top = probs.argmax(-1, keepdim=True)
+    probs = probs.scatter(-1, top, torch.nextafter(probs.gather(-1, top), torch.tensor(2.0, dtype=probs.dtype)))
     cells = torch.from_numpy(cell_maps[view])  # [N, seq]
     tokens = torch.from_numpy(token_maps[view])  # [N, vocab]
     by_token = torch.gather(probs, 2, tokens[:, None, :].expand_as(probs))
@@ -58,6 +62,25 @@ def pick_views(accepted: np.ndarray, q_halt: np.ndarray) -> ViewScores:
     verified = np.maximum.accumulate(accepted.any(2), axis=0)
     picked = np.take_along_axis(accepted, q_halt.argmax(2)[..., None], axis=2)[..., 0]
     return ViewScores(verified, picked)
+
+
+# A copy whose halt logit is above this answers alone; below it, two copies must agree. Chosen on
+# Sudoku-Extreme rows 800-899 (docs/results.md, "Session 16"): one positive logit alone can come from
+# a copy whose wrong committed cell fooled its Q-head.
+SURE = 2.0
+
+
+def agreeing_copies(puzzle: np.ndarray, answers: np.ndarray, q_halt: np.ndarray, sure: float = SURE) -> np.ndarray:
+    """Which copies, each with a positive halt logit, may answer for their puzzle (`halting="act"`):
+    one whose halt logit is above `sure`, or one whose answer another copy of the same puzzle gives
+    too. `puzzle` [n] (whose copy each is), `answers` [n, seq] in the puzzle's own cells and tokens,
+    `q_halt` [n]. [n] bool."""
+    ok = q_halt > sure
+    for b in np.unique(puzzle[~ok]):
+        rows = np.flatnonzero(puzzle == b)
+        _, which, counts = np.unique(answers[rows], axis=0, return_inverse=True, return_counts=True)
+        ok[rows] |= counts[which.ravel()] > 1
+    return ok
 
 
 @torch.inference_mode()

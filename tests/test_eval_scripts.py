@@ -69,8 +69,8 @@ def test_sudoku_hard_reports_segments_givens_ratings_and_guidance(tmp_path):
                              "--gen", "count=2,blanks=40", "--segments", "1", "2", "--views", "2", "--commit", "0", "3",
                              "--out", str(out)]) == 0
     report = json.loads(out.with_suffix(".json").read_text())
-    # Every set once without and once with committed decoding (3 cells every 4 segments).
-    assert report["commit"] == {"cells": [0, 3], "every": 4} and "K cells every 4 segments" in out.with_suffix(".md").read_text()
+    # Every set once without and once with committed decoding (3 cells after every segment).
+    assert report["commit"] == {"cells": [0, 3], "every": 1} and "K cells after every segment" in out.with_suffix(".md").read_text()
     assert list(report["sets"]) == ["generated, givens 21-30", "generated, givens 21-30, commit 3",
                                     "generated, count=2,blanks=40", "generated, count=2,blanks=40, commit 3"]
     assert report["sets"]["generated, count=2,blanks=40, commit 3"]["puzzles"] == 2

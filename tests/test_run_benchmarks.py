@@ -206,7 +206,9 @@ def test_hard_sudoku_and_maze_sizes_sections(tmp_path, capsys):
 
     hard = report["sudoku_hard"]["checkpoints"]["sudoku-9x9"]
     assert hard["segments"] == [8, 16] and hard["givens"] == [17, 25]
-    assert {name: s["puzzles"] for name, s in hard["sets"].items()} == {"generated, givens 17-25": 16, "file outside9.txt": 2}
+    assert {name: s["puzzles"] for name, s in hard["sets"].items()} == {
+        "generated, givens 17-25": 16, "generated, givens 17-25, commit 1": 16, "file outside9.txt": 2, "file outside9.txt, commit 1": 2}
+    assert hard["commit"] == {"cells": [0, 1], "every": 1}
     for name, s in hard["sets"].items():
         for count in ("8", "16"):  # an exact answer is one the rule checker accepts
             assert 0 <= s["exact"][count] <= s["verified"][count] <= 1, name

@@ -301,6 +301,9 @@ def test_solve_gives_up_as_the_checkpoint_card_says(untrained_checkpoint, tmp_pa
     hard = "1...\n....\n....\n...."  # a 4x4 with many solutions: an untrained model does not verify it
     assert solve(hard, checkpoint=str(copy), segments=5, repair=False).segments_used == 1
     assert solve(hard, checkpoint=untrained_checkpoint, segments=5, repair=False).segments_used == 5
+    # The threshold was measured for one plain copy: copies or commitments run on.
+    assert solve(hard, checkpoint=str(copy), segments=5, repair=False, views=2).segments_used == 5
+    assert solve(hard, checkpoint=str(copy), segments=5, repair=False, commit=1).segments_used == 5
 
 
 def test_precision_switch(untrained_checkpoint):
@@ -412,10 +415,16 @@ def test_views_without_the_verifier_take_the_copy_the_halting_head_is_surest_of(
     model = ViewSolver({2, 11}, confidence, q_continue=-2.0)
     run = answer_probs(model, TASK4, grids, 3, "fixed", "cpu", "fp32", views=4)
     assert right(run) == [True, False, True] and run.used.tolist() == [3, 3, 3]
-    # ACT: a puzzle stops once a copy's halt logit is positive (it rates its answer right), answered by
-    # the surest of those; a copy halting as hopeless (logit -1 > Q(continue) -2) stops nothing.
+    # ACT: a puzzle stops once a settled copy (the same answer a segment before: from segment 2 here)
+    # has a halt logit above SURE (2), answered by the surest copy; a copy halting as hopeless (logit
+    # -1 > Q(continue) -2) stops nothing.
     run = answer_probs(model, TASK4, grids, 3, "act", "cpu", "fp32", views=4)
-    assert right(run) == [True, False, True] and run.used.tolist() == [1, 2, 3]
+    assert right(run) == [True, False, True] and run.used.tolist() == [2, 2, 3]
+    # Under SURE one positive logit does not stop a puzzle (a wrong copy of puzzle 0 has the highest
+    # from segment 1): two copies giving the same answer do (its right copies 0 and 2, at segment 2).
+    agreeing = ViewSolver({0, 2}, {0: (1, 1.0), 1: (1, 1.5), 2: (2, 0.5)}, q_continue=-2.0)
+    run = answer_probs(agreeing, TASK4, grids, 3, "act", "cpu", "fp32", views=4)
+    assert right(run)[0] and run.used.tolist() == [2, 3, 3]
     # With only 2 segments, puzzle 2's right copy is never the surest: the answer is wrong, not verified.
     run = answer_probs(model, TASK4, grids, 2, "fixed", "cpu", "fp32", views=4)
     assert right(run) == [True, False, False]
@@ -423,6 +432,29 @@ def test_views_without_the_verifier_take_the_copy_the_halting_head_is_surest_of(
     for halting in ("act", "fixed"):
         result = solve(PUZZLE4, views=4, halting=halting, repair=False)
         assert result.verified and result.path == "hrm" and result.model_correct
+
+
+def test_views_map_back_the_answer_their_verdict_was_about_even_where_tokens_tie():
+    from reasoner.views import undo_probs
+
+    task = SudokuTask(3, 3)
+    cells, tokens = task.view_maps(4, np.random.default_rng(1))
+    probs = torch.full((4, task.seq_len, task.vocab_size), 0.01)
+    probs[:, :, 2:4] = 0.49  # digits 1 and 2 tie everywhere: each view answers its token 2
+    for v, back in enumerate(undo_probs(probs, cells, tokens, np.arange(4)).argmax(-1).numpy()):
+        assert (tokens[v][back] == 2).all()  # token k of the puzzle is token t[k] of the view
+
+
+def test_agreeing_copies_need_a_sure_logit_or_a_second_copy_with_the_same_answer():
+    from reasoner.views import agreeing_copies
+
+    # Puzzle 0: two copies agree. Puzzle 1: one sure copy (3 > 2), two that disagree. Puzzle 2: one
+    # copy alone, not sure; and a same answer from another puzzle does not count.
+    puzzle = np.array([0, 0, 1, 1, 1, 2])
+    answers = np.array([[1, 2], [1, 2], [3, 4], [3, 5], [3, 6], [1, 2]])
+    q_halt = np.array([0.5, 0.5, 3.0, 0.5, 0.5, 0.5])
+    assert agreeing_copies(puzzle, answers, q_halt).tolist() == [True, True, True, False, False, False]
+    assert agreeing_copies(puzzle, answers, q_halt, sure=0.4).all()
 
 
 def test_pick_views_scores_the_verifier_and_the_halting_head():
@@ -465,3 +497,20 @@ def test_views_and_give_up_options_are_checked():
             solve(PUZZLE4, views=bad)
     with pytest.raises(ValueError, match="give_up"):
         solve(PUZZLE4, give_up="no")
+
+
+def test_a_segment_run_in_parts_gives_what_one_call_gives():
+    from reasoner.inference import forward_in_parts
+
+    torch.manual_seed(0)
+    model = HRM(cpu_tiny(TASK4.vocab_size, TASK4.seq_len)).eval()
+    inputs = torch.randint(1, TASK4.vocab_size, (7, TASK4.seq_len))
+    ids = torch.zeros(7, dtype=torch.long)
+    carry = model.initial_carry(7)
+    with torch.inference_mode():
+        whole = model(carry, inputs, ids)
+        for rows in (None, 3, 7, 100):  # parts of 3, 2 and 2 rows; one call
+            parts = forward_in_parts(model, carry, inputs, ids, rows)
+            for a, b in ((whole.carry.z_H, parts.carry.z_H), (whole.carry.z_L, parts.carry.z_L),
+                         (whole.logits, parts.logits), (whole.q_halt, parts.q_halt), (whole.q_continue, parts.q_continue)):
+                torch.testing.assert_close(a, b)
